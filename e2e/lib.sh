@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shell helpers for the lab guest (sourced by guest.sh, demo.sh, bench.sh and
+# by case scripts through $E2E_LIB). Guest only: they start and kill daemons.
+
+: "${LAB_BUILD_DIR:?LAB_BUILD_DIR must be set}"
+BULKHEAD=${BULKHEAD:-$LAB_BUILD_DIR/userspace/bulkhead}
+ATTACK=${ATTACK:-$LAB_BUILD_DIR/e2e/bulkhead-attack}
+EVENTS_LOG=${EVENTS_LOG:-/run/bulkhead/events.jsonl}
+E2E_STATE=${E2E_STATE:-/run/bulkhead-e2e}
+DAEMON_LOG=${DAEMON_LOG:-$E2E_STATE/daemon.log}
+DAEMON_PIDFILE=$E2E_STATE/daemon.pid
+export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG
+
+# daemon_start [EXTRA-ARGS...]: start `bulkhead daemon` in the background and
+# wait (max 30 s) until `bulkhead status` answers. Returns 1 on failure, with
+# the tail of the daemon's log on stderr.
+daemon_start() {
+    mkdir -p "$E2E_STATE" "$(dirname "$EVENTS_LOG")"
+    echo "---- $(date +%T) bulkhead daemon --events-log $EVENTS_LOG $*" >>"$DAEMON_LOG"
+    setsid "$BULKHEAD" daemon --events-log "$EVENTS_LOG" "$@" >>"$DAEMON_LOG" 2>&1 </dev/null &
+    local pid=$! i
+    echo "$pid" >"$DAEMON_PIDFILE"
+    for ((i = 0; i < 300; i++)); do
+        if "$BULKHEAD" status >/dev/null 2>&1; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "daemon exited during startup; its log:" >&2
+            tail -n 20 "$DAEMON_LOG" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "daemon did not answer 'bulkhead status' within 30 s; its log:" >&2
+    tail -n 20 "$DAEMON_LOG" >&2
+    return 1
+}
+
+# daemon_pid: the pid `bulkhead status` reports, else the one we started.
+daemon_pid() {
+    local pid
+    pid=$("$BULKHEAD" status 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
+    [[ -n $pid ]] || pid=$(cat "$DAEMON_PIDFILE" 2>/dev/null)
+    echo "$pid"
+}
+
+# daemon_stop [SIGNAL]: stop the daemon (default TERM) and wait for it.
+daemon_stop() {
+    local sig=${1:-TERM} pid i
+    pid=$(daemon_pid)
+    [[ -n $pid ]] || return 0
+    kill "-$sig" "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+}
+
+# bpf_link_count: how many BPF links exist (only bulkhead loads BPF in the lab).
+bpf_link_count() {
+    bpftool link show -j 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin) or []))' 2>/dev/null || echo 0
+}
