@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel compiler (public API): a loaded RuleSet to the KernelPolicy of
+// rules/kernel_policy.h.
+//
+// Enabled syscall rules whose action is block (kDeny) or ask (kAsk) must
+// compile; audit, kill and promote rules are emitted with kAudit when they
+// compile (the kernel event feeds the userspace action) and stay userspace
+// rules otherwise. See rules/kernel_compilability.h for the accepted shapes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rules/kernel_policy.h"
+#include "rules/result.h"
+#include "rules/rule_set.h"
+
+namespace bulkhead::rules {
+
+enum class Placement : uint8_t {
+    kKernel,       // emitted into the kernel policy
+    kUserspace,    // evaluated in userspace only (reason says why)
+    kUnsupported,  // block/ask rule the kernel cannot enforce (an error)
+    kDisabled,     // `enabled: false`
+};
+
+std::string_view to_string(Placement placement);
+
+struct RuleReport {
+    std::string rule;
+    SourceLocation location;
+    Action action = Action::kAudit;
+    Placement placement = Placement::kUserspace;
+    std::string reason;  // for kUserspace and kUnsupported
+};
+
+struct KernelCompilation {
+    KernelPolicy policy;
+    std::vector<RuleReport> report;  // one entry per rule, in rule order
+};
+
+// Never fails: rules the kernel cannot enforce are reported, not emitted.
+KernelCompilation analyze_kernel_policy(const RuleSet& rules);
+
+// Fails on the first enabled block/ask rule the kernel cannot enforce, with
+// a message naming the rule, its action and the sub-expression at fault.
+Result<KernelCompilation> compile_kernel_policy(const RuleSet& rules);
+
+}  // namespace bulkhead::rules

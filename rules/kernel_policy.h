@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel policy: what the rules compiler emits for the BPF guards.
+//
+// This is the contract between rules/ (which produces it from `block`, `ask`
+// and kernel-compilable `audit` rules) and userspace/ (which resolves the
+// targets to inodes and fills the BPF maps). It stays free of BPF types so the
+// rules library does not depend on libbpf.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bulkhead::rules {
+
+// Operations a file protection can cover. Values must equal BH_OP_* in
+// bpf/include/file_guard_abi.h (checked by static_assert in the loader).
+enum FileOp : uint32_t {
+    kOpRead = 1u << 0,     // open for read
+    kOpWrite = 1u << 1,    // open for write, O_TRUNC, truncate(2)
+    kOpCreate = 1u << 2,   // create file, dir, node, symlink at a name
+    kOpLink = 1u << 3,     // hard link to or at the object
+    kOpRename = 1u << 4,   // rename from or onto the object
+    kOpUnlink = 1u << 5,   // unlink or rmdir
+    kOpSetattr = 1u << 6,  // chmod, chown
+    kOpMmap = 1u << 7,     // mmap of an open file
+};
+
+enum class KernelVerdict : uint8_t { kAudit = 1, kDeny = 2, kAsk = 3 };
+
+// Who a protection applies to.
+enum class KernelScope : uint8_t {
+    kHost = 0,      // every process on the host
+    kSessions = 1,  // every process in any agent session
+    kAgent = 2,     // processes in sessions of one agent kind (`agent` below)
+};
+
+// How `target` names the protected object.
+enum class TargetKind : uint8_t {
+    kPath = 0,     // one object; matched by (dev, inode), every alias hits it
+    kSubtree = 1,  // a directory and everything below it, by inode of an ancestor
+    kPattern = 2,  // a name pattern for objects that may not exist yet
+};
+
+// One protected object of one rule.
+//
+// Targets are absolute paths or patterns. `~/` at the start means every home
+// directory (/root and /home/*), expanded by the resolver, not the compiler.
+// Patterns use `*` (within one component, at most one per component) and a
+// leading `**/` (any directory); examples: `~/.ssh/id_*`, `**/.git/hooks/*`,
+// `**/.mcp.json`.
+struct FileTarget {
+    TargetKind kind = TargetKind::kPath;
+    std::string target;
+};
+
+struct FileProtection {
+    std::string rule;      // rule name, as in the YAML
+    std::string file;      // the YAML file and line the rule came from
+    int line = 0;
+    KernelVerdict verdict = KernelVerdict::kDeny;
+    uint32_t ops = 0;      // FileOp bits the rule's condition names
+    KernelScope scope = KernelScope::kSessions;
+    std::string agent;     // agent kind when scope == kAgent
+    std::string priority;  // Falco priority name, for events
+    int risk = 0;
+    std::vector<FileTarget> targets;
+};
+
+struct KernelPolicy {
+    std::vector<FileProtection> files;
+};
+
+}  // namespace bulkhead::rules

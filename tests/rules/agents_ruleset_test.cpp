@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// The shipped rule set rules/sets/agents.yaml: loads, every rule is a
+// session-scoped kernel rule, and a few rules emit exactly these protections.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "rules/rules.h"
+
+namespace bulkhead::rules {
+namespace {
+
+const char* const kAgentsRules = BULKHEAD_AGENTS_RULES;
+
+constexpr uint32_t kModify = kOpWrite | kOpCreate | kOpLink | kOpRename | kOpSetattr;
+
+class AgentsRulesetTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto loaded = load_rule_files({kAgentsRules});
+        ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
+        rules_ = std::move(*loaded);
+        auto compiled = compile_kernel_policy(rules_);
+        ASSERT_TRUE(compiled.ok()) << compiled.error().to_string();
+        compiled_ = std::move(*compiled);
+    }
+
+    std::vector<const FileProtection*> protections(const std::string& rule) const {
+        std::vector<const FileProtection*> out;
+        for (const auto& p : compiled_.policy.files) {
+            if (p.rule == rule) out.push_back(&p);
+        }
+        return out;
+    }
+
+    RuleSet rules_;
+    KernelCompilation compiled_;
+};
+
+std::string targets(const FileProtection& p) {
+    std::string out;
+    for (const auto& t : p.targets) {
+        if (!out.empty()) out += " ";
+        out += (t.kind == TargetKind::kPath ? "path:" : t.kind == TargetKind::kSubtree ? "subtree:" : "pattern:") +
+               t.target;
+    }
+    return out;
+}
+
+TEST_F(AgentsRulesetTest, ShipsTheseRules) {
+    std::vector<std::string> names;
+    for (const auto& rule : rules_.rules) names.push_back(rule.name);
+    const std::vector<std::string> want = {
+        "Read SSH private key",       "Read cloud credentials",         "Read cluster or registry credentials",
+        "Read git credentials",       "Read package registry token",    "Read agent credentials",
+        "Read environment secrets file", "Read shell history",          "Write git hook",
+        "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
+        "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
+    };
+    EXPECT_EQ(names, want);
+    EXPECT_TRUE(rules_.warnings.empty());
+}
+
+TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndEnforcedInTheKernel) {
+    const std::regex mitre("T[0-9]{4}(\\.[0-9]{3})?");
+    for (const auto& rule : rules_.rules) {
+        EXPECT_FALSE(rule.desc.empty()) << rule.name;
+        EXPECT_NE(rule.output.find("%fd.name"), std::string::npos) << rule.name;
+        EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
+        EXPECT_EQ(rule.action, Action::kBlock) << rule.name;
+        EXPECT_GT(rule.risk, 0) << rule.name;
+        bool has_mitre = false;
+        for (const auto& tag : rule.tags) has_mitre |= std::regex_match(tag, mitre);
+        EXPECT_TRUE(has_mitre) << rule.name << " has no MITRE technique tag";
+    }
+    for (const auto& report : compiled_.report) {
+        EXPECT_EQ(report.placement, Placement::kKernel) << report.rule << ": " << report.reason;
+    }
+    for (const auto& p : compiled_.policy.files) {
+        EXPECT_EQ(p.scope, KernelScope::kSessions) << p.rule;
+        EXPECT_EQ(p.verdict, KernelVerdict::kDeny) << p.rule;
+    }
+}
+
+TEST_F(AgentsRulesetTest, ReadSshPrivateKey) {
+    auto found = protections("Read SSH private key");
+    ASSERT_EQ(found.size(), 1u);
+    const FileProtection& p = *found[0];
+    EXPECT_EQ(p.ops, kOpRead);
+    EXPECT_EQ(p.verdict, KernelVerdict::kDeny);
+    EXPECT_EQ(p.scope, KernelScope::kSessions);
+    EXPECT_EQ(p.agent, "");
+    EXPECT_EQ(p.priority, "Critical");
+    EXPECT_EQ(p.risk, 90);
+    EXPECT_EQ(p.file, kAgentsRules);
+    EXPECT_GT(p.line, 0);
+    EXPECT_EQ(targets(p), "pattern:~/.ssh/id_* path:~/.ssh/config");
+}
+
+TEST_F(AgentsRulesetTest, ReadCloudCredentials) {
+    auto found = protections("Read cloud credentials");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0]->ops, kOpRead);
+    EXPECT_EQ(targets(*found[0]),
+              "subtree:~/.aws subtree:~/.config/gcloud subtree:~/.azure subtree:~/.snowflake "
+              "path:~/.oci/config path:~/.config/doctl/config.yaml path:~/.terraform.d/credentials.tfrc.json "
+              "path:~/.vault-token path:~/.databrickscfg path:~/.cache/huggingface/token");
+}
+
+TEST_F(AgentsRulesetTest, ReadEnvironmentSecretsFile) {
+    auto found = protections("Read environment secrets file");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0]->ops, kOpRead);
+    EXPECT_EQ(targets(*found[0]), "pattern:**/.env pattern:**/.env.local pattern:**/.env.production");
+}
+
+TEST_F(AgentsRulesetTest, WriteGitHook) {
+    auto found = protections("Write git hook");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0]->ops, kModify);
+    EXPECT_EQ(found[0]->priority, "Critical");
+    EXPECT_EQ(targets(*found[0]), "pattern:**/.git/hooks/*");
+}
+
+TEST_F(AgentsRulesetTest, ModifyMcpServerConfig) {
+    auto found = protections("Modify MCP server config");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0]->ops, kModify);
+    EXPECT_EQ(targets(*found[0]),
+              "path:~/.claude.json path:/etc/claude-code/managed-mcp.json path:~/.codex/config.toml "
+              "path:~/.gemini/settings.json path:/etc/gemini-cli/settings.json path:~/.cursor/mcp.json "
+              "path:~/.codeium/windsurf/mcp_config.json pattern:**/.mcp.json pattern:**/.cursor/mcp.json "
+              "pattern:**/.vscode/mcp.json");
+}
+
+TEST_F(AgentsRulesetTest, ModifyCrontab) {
+    auto found = protections("Modify crontab");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0]->ops, kModify);
+    EXPECT_EQ(targets(*found[0]),
+              "path:/etc/crontab subtree:/etc/cron.d subtree:/etc/cron.hourly subtree:/etc/cron.daily "
+              "subtree:/etc/cron.weekly subtree:/etc/cron.monthly subtree:/var/spool/cron");
+}
+
+// Every path the brief and ecosystem.md 5.6 require is protected by some rule.
+TEST_F(AgentsRulesetTest, CoversRequiredPaths) {
+    const char* required[] = {
+        "~/.ssh/id_*", "~/.ssh/config", "~/.aws", "~/.config/gcloud", "~/.azure", "~/.kube/config",
+        "~/.docker/config.json", "~/.git-credentials", "~/.config/gh/hosts.yml", "~/.npmrc", "~/.pypirc",
+        "~/.claude/.credentials.json", "~/.codex/auth.json", "~/.gemini/oauth_creds.json", "**/.env",
+        "~/.bash_history", "**/.git/hooks/*", "~/.bashrc", "~/.profile", "~/.zshrc", "**/.mcp.json",
+        "~/.claude.json", "~/.codex/config.toml", "~/.gemini/settings.json", "~/.cursor/mcp.json",
+        "**/.cursor/mcp.json", "~/.claude/settings.json", "**/.claude/settings.json", "~/.codex/hooks.json",
+        "~/.config/systemd/user", "/etc/crontab", "/etc/cron.d", "/var/spool/cron",
+    };
+    for (const char* path : required) {
+        bool found = false;
+        for (const auto& p : compiled_.policy.files) {
+            for (const auto& t : p.targets) found |= t.target == path;
+        }
+        EXPECT_TRUE(found) << path << " is not protected";
+    }
+}
+
+}  // namespace
+}  // namespace bulkhead::rules
