@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "commands.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "control/protocol.h"
+#include "error.h"
+#include "guards/loader.h"
+
+namespace bulkhead::commands {
+
+using nlohmann::json;
+
+namespace {
+
+std::string short_time(const std::string& rfc3339) {
+    return rfc3339.size() >= 23 ? rfc3339.substr(11, 12) : rfc3339;
+}
+
+// The human form of one Falco-shaped event.
+std::string text_of(const json& e) {
+    const auto& f = e.value("output_fields", json::object());
+    std::string verdict = f.value("agent.verdict", "");
+    std::string tag = verdict == "deny" ? "DENY " : verdict == "audit" ? "AUDIT" : "INFO ";
+    std::string line = short_time(e.value("time", "")) + " " + tag + " " + e.value("rule", "") +
+                       " | " + f.value("agent.op", "") + " " + f.value("fd.name", "") +
+                       " | session=" + f.value("agent.session", "") + " agent=" +
+                       f.value("agent.name", "") + " proc=" + f.value("proc.name", "") +
+                       "(" + std::to_string(f.value("proc.pid", 0)) + ")";
+    std::string res = f.value("evt.res", "");
+    if (!res.empty() && res != "SUCCESS")
+        line += " -> " + res;
+    return line;
+}
+
+}  // namespace
+
+int status(const std::string& socket, bool as_json) {
+    json st;
+    try {
+        st = control::Client::connect(socket).request({{"op", "status"}});
+    } catch (const FatalError& e) {
+        std::cerr << e.what() << "\n";
+        return 1;
+    }
+    if (as_json) {
+        std::cout << st.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "daemon: running pid=" << st.value("pid", 0) << " level=" << st.value("level", "")
+              << " state=" << st.value("state", "") << "\n"
+              << "programs: " << st["programs"].size() << ", rules: " << st.value("rules", 0)
+              << ", protected inodes: " << st.value("protected_inodes", 0)
+              << ", active sessions: " << st.value("sessions_active", 0) << "\n"
+              << "kernel: " << st.value("denied", 0) << " denied, " << st.value("audited", 0)
+              << " audited, " << st.value("events", 0) << " events, " << st.value("drops", 0)
+              << " dropped\n";
+    return 0;
+}
+
+int events(const std::string& socket, bool follow, bool as_json,
+           const std::optional<std::string>& session) {
+    auto c = control::Client::connect(socket);
+    json req = {{"op", "events"}, {"follow", follow}};
+    if (session)
+        req["session"] = *session;
+    auto head = c.request(req);
+    if (!head.value("ok", false))
+        throw FatalError(head.value("error", "events: refused"));
+    while (auto e = c.next()) {
+        if (e->contains("end"))
+            break;
+        std::cout << (as_json ? e->dump() : text_of(*e)) << std::endl;
+    }
+    return 0;
+}
+
+int sessions(const std::string& socket, bool as_json) {
+    auto r = control::Client::connect(socket).request({{"op", "sessions"}});
+    if (!r.value("ok", false))
+        throw FatalError(r.value("error", "sessions: refused"));
+    if (as_json) {
+        std::cout << r["sessions"].dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%-22s %-12s %-8s %-10s %6s %6s  %s\n", "SESSION", "AGENT", "ORIGIN", "STATE",
+                "DENIED", "AUDIT", "WORKSPACE");
+    for (const auto& s : r["sessions"])
+        std::printf("%-22s %-12s %-8s %-10s %6llu %6llu  %s\n", s.value("id", "").c_str(),
+                    s.value("agent", "").c_str(), s.value("origin", "").c_str(),
+                    s.value("state", "").c_str(), s.value("denied", 0ull), s.value("audited", 0ull),
+                    s.value("workspace", "").c_str());
+    return 0;
+}
+
+int unload(const std::string& pin_root) {
+    int n = guards::unload(pin_root);
+    std::cout << (n ? "unload: removed " + std::to_string(n) + " pinned objects from " + pin_root +
+                          "; enforcement stopped"
+                    : "unload: nothing was loaded at " + pin_root)
+              << "\n";
+    return 0;
+}
+
+int reload(const std::string& socket) {
+    auto r = control::Client::connect(socket).request({{"op", "reload"}});
+    if (!r.value("ok", false))
+        throw FatalError(r.value("error", "reload: refused"));
+    std::cout << "rules reloaded\n";
+    return 0;
+}
+
+}  // namespace bulkhead::commands

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+namespace bulkhead::config {
+
+namespace fs = std::filesystem;
+
+std::vector<AgentKind> default_agents() {
+    // Executables as their installers place them; `bulkhead run --agent`
+    // covers anything else. Matched by inode at exec, never by name.
+    return {
+        {"claude", {"/usr/local/bin/claude", "/usr/bin/claude", "~/.local/bin/claude",
+                    "~/.claude/local/claude", "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+                    "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js"}},
+        {"codex", {"/usr/local/bin/codex", "/usr/bin/codex", "~/.local/bin/codex"}},
+        {"gemini", {"/usr/local/bin/gemini", "/usr/bin/gemini", "~/.local/bin/gemini"}},
+        {"aider", {"/usr/local/bin/aider", "/usr/bin/aider", "~/.local/bin/aider"}},
+        {"cursor-agent", {"/usr/local/bin/cursor-agent", "~/.local/bin/cursor-agent"}},
+        {"opencode", {"/usr/local/bin/opencode", "~/.local/bin/opencode", "~/.opencode/bin/opencode"}},
+        {"goose", {"/usr/local/bin/goose", "~/.local/bin/goose"}},
+    };
+}
+
+std::string default_rules_file() {
+    if (const char* dir = std::getenv("BULKHEAD_RULES_DIR"))
+        return std::string(dir) + "/agents.yaml";
+    std::error_code ec;
+    if (fs::exists(BULKHEAD_INSTALLED_RULES_DIR "/agents.yaml", ec))
+        return BULKHEAD_INSTALLED_RULES_DIR "/agents.yaml";
+    return BULKHEAD_SOURCE_RULES_DIR "/agents.yaml";
+}
+
+Config defaults() {
+    Config c;
+    c.rules = {default_rules_file()};
+    c.agents = default_agents();
+    return c;
+}
+
+namespace {
+
+std::string where(const std::string& path, const YAML::Node& n) {
+    return path + ":" + std::to_string(n.Mark().line + 1) + ": ";
+}
+
+}  // namespace
+
+std::optional<Config> load(const std::string& path, std::string* error) {
+    Config c = defaults();
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        *error = "config: " + path + ": " + e.what();
+        return std::nullopt;
+    }
+    if (!root.IsMap()) {
+        *error = "config: " + path + ": the top level must be a mapping";
+        return std::nullopt;
+    }
+    static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root",
+                                             "rescan_seconds", "agents"};
+    try {
+        for (const auto& kv : root) {
+            std::string key = kv.first.as<std::string>();
+            const YAML::Node& v = kv.second;
+            if (!known.count(key)) {
+                *error = "config: " + where(path, kv.first) + "unknown key '" + key + "'";
+                return std::nullopt;
+            }
+            if (key == "rules") {
+                c.rules = v.as<std::vector<std::string>>();
+            } else if (key == "socket") {
+                c.socket = v.as<std::string>();
+            } else if (key == "events_log") {
+                c.events_log = v.as<std::string>();
+            } else if (key == "pin_root") {
+                c.pin_root = v.as<std::string>();
+            } else if (key == "rescan_seconds") {
+                c.rescan_seconds = v.as<int>();
+                if (c.rescan_seconds < 1 || c.rescan_seconds > 3600) {
+                    *error = "config: " + where(path, v) + "rescan_seconds must be 1..3600";
+                    return std::nullopt;
+                }
+            } else if (key == "agents") {
+                c.agents.clear();
+                for (const auto& a : v) {
+                    AgentKind k;
+                    k.name = a["name"].as<std::string>();
+                    if (a["executables"])
+                        k.executables = a["executables"].as<std::vector<std::string>>();
+                    c.agents.push_back(std::move(k));
+                }
+            }
+        }
+    } catch (const YAML::Exception& e) {
+        *error = "config: " + path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg;
+        return std::nullopt;
+    }
+    return c;
+}
+
+}  // namespace bulkhead::config

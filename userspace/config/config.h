@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// The daemon's configuration file (/etc/bulkhead/bulkhead.yaml).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bulkhead::config {
+
+struct AgentKind {
+    std::string name;
+    std::vector<std::string> executables;  // `~/` expands to every home
+};
+
+struct Config {
+    std::vector<std::string> rules;        // rule files, loaded in order
+    std::string socket = "/run/bulkhead/control.sock";
+    std::string events_log;                // JSON lines; "" = none
+    std::string pin_root = "/sys/fs/bpf/bulkhead";
+    int rescan_seconds = 2;                // re-resolve protected paths
+    std::vector<AgentKind> agents;
+};
+
+// The shipped agent kinds and their executables (agent discovery).
+std::vector<AgentKind> default_agents();
+
+// Where the shipped rule set lives: $BULKHEAD_RULES_DIR, the installed
+// share directory, or the source tree of a development build.
+std::string default_rules_file();
+
+// Parses a config file. Returns nullopt and fills *error (file:line: what)
+// on any problem; unknown keys are errors, not silently ignored.
+std::optional<Config> load(const std::string& path, std::string* error);
+Config defaults();
+
+}  // namespace bulkhead::config

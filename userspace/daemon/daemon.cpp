@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon/daemon.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "bpf_abi.h"
+#include "control/protocol.h"
+#include "error.h"
+#include "events/event.h"
+#include "guards/file_guard.h"
+#include "guards/loader.h"
+#include "policy.h"
+#include "session/sessions.h"
+
+namespace bulkhead::daemon {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kRecentEvents = 10000;
+// A subscriber that stops reading is cut off past this much queued output,
+// so one slow client can never stall the daemon or the other clients.
+constexpr size_t kMaxClientBacklog = 8u << 20;
+constexpr const char* kLevel = "bpf-lsm";
+
+struct Client {
+    Fd fd;
+    control::Peer peer;
+    std::string in;
+    std::string out;
+    bool subscribed = false;
+    std::optional<uint64_t> session_filter;
+};
+
+class Daemon {
+public:
+    explicit Daemon(const Options& o) : opts_(o) {}
+    int run();
+
+private:
+    void load_guards();
+    void setup_agents();
+    void restore_sessions();
+    void save_sessions();
+    guards::PlanInputs plan_inputs();
+    bool reload(std::string* error);
+    void rescan();
+    void report_drops();
+
+    static int on_ring_event(void* ctx, void* data, size_t size);
+    void handle_event(const void* data, size_t size);
+    void publish(events::Event e);
+
+    void accept_clients();
+    void on_client(int fd, uint32_t events);
+    void handle_request(Client& c, const std::string& line);
+    void send(Client& c, const json& msg);
+    void flush(Client& c);
+    void drop_client(int fd);
+    bool peer_in_session(const control::Peer& p);
+
+    json status();
+    json start_session(const Client& c, const json& req);
+    json end_session(const json& req);
+
+    Options opts_;
+    std::unique_ptr<guards::Loader> loader_;
+    std::optional<LoadedPolicy> policy_;
+    session::Table sessions_;
+    std::string cgroup_root_;
+    ring_buffer* ring_ = nullptr;
+    Fd epoll_, listen_, signal_fd_, timer_;
+    std::map<int, Client> clients_;
+    std::deque<json> recent_;
+    std::ofstream events_log_;
+    std::string hostname_;
+    uint64_t drops_reported_ = 0;
+    uint64_t decode_errors_ = 0;
+    bool stop_ = false;
+};
+
+uint64_t sum_stat(int fd, __u32 idx) {
+    int ncpu = libbpf_num_possible_cpus();
+    std::vector<__u64> vals(ncpu > 0 ? ncpu : 1);
+    if (bpf_map_lookup_elem(fd, &idx, vals.data()) != 0)
+        return 0;
+    uint64_t s = 0;
+    for (auto v : vals)
+        s += v;
+    return s;
+}
+
+std::string state_file() { return "/run/bulkhead/sessions.json"; }
+
+void Daemon::load_guards() {
+    guards::LoadOptions lo;
+    lo.pin_root = opts_.config.pin_root;
+    lo.replace = opts_.replace;
+    loader_ = guards::Loader::load(lo);
+    // The daemon is off limits to every session: signals and ptrace.
+    int fd = loader_->maps().protected_tgids;
+    __u32 key{}, next{}, one = 1;
+    std::vector<__u32> old;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        old.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    for (auto k : old)
+        bpf_map_delete_elem(fd, &k);
+    __u32 self = static_cast<__u32>(getpid());
+    if (bpf_map_update_elem(fd, &self, &one, BPF_ANY) != 0)
+        throw FatalError(errno_message("self-guard: cannot protect the daemon's pid", errno));
+}
+
+guards::PlanInputs Daemon::plan_inputs() {
+    guards::PlanInputs in;
+    in.homes = guards::host_homes();
+    in.agent_kinds = sessions_.agent_kinds();
+    return in;
+}
+
+void Daemon::setup_agents() {
+    int fd = loader_->maps().agent_exes;
+    auto homes = guards::host_homes();
+    std::map<bh_inode_key, bh_agent_exe, guards::InodeKeyLess> want;
+    for (const auto& a : opts_.config.agents) {
+        uint32_t kind = sessions_.agent_kind(a.name);
+        for (const auto& exe : a.executables) {
+            std::vector<std::string> paths;
+            if (exe.rfind("~/", 0) == 0)
+                for (const auto& h : homes)
+                    paths.push_back(h + exe.substr(1));
+            else
+                paths.push_back(exe);
+            for (const auto& p : paths) {
+                struct stat st{};
+                if (::stat(p.c_str(), &st) != 0)
+                    continue;
+                bh_inode_key k{kernel_dev(st.st_dev), st.st_ino};
+                want[k] = bh_agent_exe{kind, 0};
+                spdlog::info("sessions: exec of {} starts a '{}' session", p, a.name);
+            }
+        }
+    }
+    bh_inode_key key{}, next{};
+    void* prev = nullptr;
+    std::vector<bh_inode_key> stale;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        if (!want.count(next))
+            stale.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    for (const auto& [k, v] : want)
+        bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+    for (const auto& k : stale)
+        bpf_map_delete_elem(fd, &k);
+}
+
+// Sessions outlive a daemon restart: the kernel still has them in
+// session_by_cg, and their names are in the state file.
+void Daemon::restore_sessions() {
+    std::ifstream in(state_file());
+    if (in) {
+        auto j = json::parse(in, nullptr, false);
+        if (j.is_array()) {
+            for (const auto& s : j) {
+                session::Session x;
+                x.id = std::stoull(s.value("id", "0"));
+                x.agent = s.value("agent", "");
+                x.agent_kind = sessions_.agent_kind(x.agent);
+                x.workspace = s.value("workspace", "");
+                x.cgroup = s.value("cgroup", "");
+                x.cgroup_id = s.value("cgroup_id", 0ull);
+                x.start_unix_ns = s.value("start_unix_ns", 0ll);
+                x.leader_pid = s.value("leader_pid", 0u);
+                x.uid = s.value("uid", 0u);
+                x.origin = s.value("origin", "run");
+                x.state = s.value("state", "active");
+                if (x.id)
+                    sessions_.add(std::move(x));
+            }
+        }
+    }
+    // Anything in the kernel map the file does not know stays enforced and
+    // is listed, with what the kernel knows.
+    int fd = loader_->maps().session_by_cg;
+    __u64 key = 0, next = 0;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        bh_session s{};
+        if (bpf_map_lookup_elem(fd, &next, &s) == 0 && !sessions_.find(s.id)) {
+            session::Session x;
+            x.id = s.id;
+            x.agent_kind = s.agent_kind;
+            x.agent = sessions_.agent_name(s.agent_kind).value_or("unknown");
+            x.cgroup_id = s.cgroup_id;
+            x.origin = "run";
+            sessions_.add(std::move(x));
+        }
+        key = next;
+        prev = &key;
+    }
+}
+
+void Daemon::save_sessions() {
+    json arr = json::array();
+    for (const auto& [id, s] : sessions_.all()) {
+        json j = session::to_json(s);
+        j["cgroup_id"] = s.cgroup_id;
+        j["start_unix_ns"] = s.start_unix_ns;
+        arr.push_back(j);
+    }
+    std::string tmp = state_file() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << arr.dump() << "\n";
+    }
+    ::rename(tmp.c_str(), state_file().c_str());
+}
+
+bool Daemon::reload(std::string* error) {
+    auto loaded = load_policy(opts_.config.rules, plan_inputs());
+    if (!loaded) {
+        *error = loaded.error().to_string();
+        return false;
+    }
+    const auto& m = loader_->maps();
+    std::string err = guards::apply_file_plan(loaded->plan, m.inode_policy, m.dir_patterns,
+                                              m.name_patterns, m.guard_config);
+    if (!err.empty()) {
+        *error = err;
+        return false;
+    }
+    for (const auto& w : loaded->rules.warnings)
+        spdlog::warn("rules: {}", w.to_string());
+    for (const auto& p : loaded->plan.pending)
+        spdlog::info("file-guard: {} does not exist yet; protected by name, re-resolved when it appears", p);
+    size_t kernel = 0;
+    for (const auto& r : loaded->compiled.report)
+        kernel += r.placement == rules::Placement::kKernel;
+    spdlog::info("rules: {} rules loaded from {} file(s), {} enforced in the kernel; "
+                 "{} protected inodes, {} directory patterns, {} name patterns",
+                 loaded->rules.rules.size(), opts_.config.rules.size(), kernel,
+                 loaded->plan.inodes.size(), loaded->plan.dirs.size(), loaded->plan.names.size());
+    policy_ = std::move(*loaded);
+    return true;
+}
+
+// Protected paths that were created, replaced or renamed since the last
+// plan get their new inodes; the fingerprint tells whether anything moved.
+void Daemon::rescan() {
+    if (!policy_)
+        return;
+    auto plan = replan(*policy_, plan_inputs());
+    if (plan.fingerprint == policy_->plan.fingerprint || !plan.errors.empty())
+        return;
+    const auto& m = loader_->maps();
+    std::string err = guards::apply_file_plan(plan, m.inode_policy, m.dir_patterns,
+                                              m.name_patterns, m.guard_config);
+    if (!err.empty()) {
+        spdlog::error("{}", err);
+        return;
+    }
+    spdlog::info("file-guard: protected paths changed on disk; re-resolved ({} inodes)",
+                 plan.inodes.size());
+    policy_->plan = std::move(plan);
+}
+
+void Daemon::report_drops() {
+    uint64_t drops = sum_stat(loader_->maps().stats, BH_STAT_DROPS);
+    if (drops <= drops_reported_)
+        return;
+    events::Event e;
+    e.kind = "drops";
+    e.rule = "Kernel events dropped";
+    e.priority = "Warning";
+    e.verdict = "allow";
+    e.count = drops - drops_reported_;
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e.time_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    drops_reported_ = drops;
+    publish(std::move(e));
+}
+
+int Daemon::on_ring_event(void* ctx, void* data, size_t size) {
+    static_cast<Daemon*>(ctx)->handle_event(data, size);
+    return 0;
+}
+
+void Daemon::handle_event(const void* data, size_t size) {
+    std::string why;
+    auto e = events::decode(data, size, &why);
+    if (!e) {
+        if (decode_errors_++ < 10)
+            spdlog::error("events: dropped a malformed kernel record: {}", why);
+        return;
+    }
+    if (e->kind == "session") {
+        session::Session s;
+        s.id = e->session;
+        s.agent_kind = 0;
+        s.agent = e->agent;
+        s.start_unix_ns = e->time_unix_ns;
+        s.leader_pid = e->tgid;
+        s.uid = e->uid;
+        s.origin = "discovered";
+        s.workspace = fs::read_symlink("/proc/" + std::to_string(e->tgid) + "/cwd").string();
+        sessions_.add(std::move(s));
+        save_sessions();
+    }
+    std::error_code ec;
+    if (e->exe.empty())
+        e->exe = fs::read_symlink("/proc/" + std::to_string(e->tgid) + "/exe", ec).string();
+    if (e->exe.empty())
+        e->exe = "?";
+    publish(std::move(*e));
+}
+
+void Daemon::publish(events::Event e) {
+    e.level = kLevel;
+    if (e.container_id.empty() && e.tgid)
+        e.container_id = session::container_id_of(e.tgid);
+    if (e.kind == "file" && policy_) {
+        const auto& rules = policy_->plan.rules;
+        if (e.rule_id >= 1 && e.rule_id <= rules.size()) {
+            const auto& r = rules[e.rule_id - 1];
+            e.rule = r.name;
+            e.priority = r.priority.empty() ? "Warning" : r.priority;
+            auto t = policy_->tags.find(r.name);
+            if (t != policy_->tags.end())
+                e.tags = t->second;
+        } else if (e.depth_exceeded) {
+            e.rule = "Path deeper than the kernel walk limit";
+            e.priority = "Warning";
+        } else {
+            e.rule = "rule #" + std::to_string(e.rule_id);
+        }
+    }
+    if (auto* s = sessions_.find(e.session)) {
+        if (s->agent.empty() || s->agent == "unknown")
+            if (auto n = sessions_.agent_name(s->agent_kind))
+                s->agent = *n;
+        e.agent = s->agent;
+        if (e.verdict == "deny")
+            ++s->denied;
+        else if (e.verdict == "audit")
+            ++s->audited;
+    }
+    json j = events::to_json(e, hostname_);
+    if (!opts_.quiet)
+        std::cout << events::to_text(e) << std::endl;
+    if (events_log_.is_open())
+        events_log_ << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
+    recent_.push_back(j);
+    if (recent_.size() > kRecentEvents)
+        recent_.pop_front();
+    for (auto& [fd, c] : clients_) {
+        if (!c.subscribed)
+            continue;
+        if (c.session_filter && *c.session_filter != e.session)
+            continue;
+        send(c, j);
+    }
+}
+
+void Daemon::send(Client& c, const json& msg) {
+    c.out += msg.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    flush(c);
+}
+
+void Daemon::flush(Client& c) {
+    while (!c.out.empty()) {
+        ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c.out.erase(0, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        c.out.clear();
+        c.subscribed = false;  // peer gone; the next read sees EOF
+        return;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (c.out.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+    ev.data.fd = c.fd.get();
+    epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+    if (c.out.size() > kMaxClientBacklog) {
+        spdlog::warn("control: client pid {} stopped reading; disconnected", c.peer.pid);
+        c.out.clear();
+        c.subscribed = false;
+        ::shutdown(c.fd.get(), SHUT_RDWR);
+    }
+}
+
+void Daemon::accept_clients() {
+    for (;;) {
+        int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        auto peer = control::peer_of(fd);
+        if (!peer) {
+            ::close(fd);
+            continue;
+        }
+        Client c;
+        c.fd = Fd(fd);
+        c.peer = *peer;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+        clients_.emplace(fd, std::move(c));
+    }
+}
+
+void Daemon::drop_client(int fd) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    clients_.erase(fd);
+}
+
+void Daemon::on_client(int fd, uint32_t events) {
+    auto it = clients_.find(fd);
+    if (it == clients_.end())
+        return;
+    Client& c = it->second;
+    if (events & EPOLLOUT)
+        flush(c);
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        char buf[8192];
+        for (;;) {
+            ssize_t n = ::read(fd, buf, sizeof(buf));
+            if (n > 0) {
+                c.in.append(buf, static_cast<size_t>(n));
+                if (c.in.size() > control::kMaxRequestBytes && c.in.find('\n') == std::string::npos) {
+                    send(c, {{"ok", false}, {"error", "control: request longer than 64 KiB"}});
+                    return drop_client(fd);
+                }
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
+            return drop_client(fd);  // EOF or error
+        }
+        size_t nl;
+        while ((nl = c.in.find('\n')) != std::string::npos) {
+            std::string line = c.in.substr(0, nl);
+            c.in.erase(0, nl + 1);
+            handle_request(c, line);
+        }
+    }
+}
+
+// A process inside a session never gets to start, end or steer sessions.
+bool Daemon::peer_in_session(const control::Peer& p) {
+    auto cg = session::cgroup_of(static_cast<uint32_t>(p.pid));
+    return !cg || cg->find("/bulkhead/") != std::string::npos;
+}
+
+json Daemon::status() {
+    const auto& m = loader_->maps();
+    size_t active = 0;
+    for (const auto& [id, s] : sessions_.all())
+        active += s.state == "active";
+    return {
+        {"ok", true},
+        {"pid", getpid()},
+        {"level", kLevel},
+        {"state", loader_->state() == guards::LoadState::kAdopted ? "adopted" : "fresh"},
+        {"programs", loader_->programs()},
+        {"rules", policy_ ? policy_->rules.rules.size() : 0},
+        {"protected_inodes", policy_ ? policy_->plan.inodes.size() : 0},
+        {"sessions_active", active},
+        {"events", sum_stat(m.stats, BH_STAT_EVENTS)},
+        {"drops", sum_stat(m.stats, BH_STAT_DROPS)},
+        {"denied", sum_stat(m.stats, BH_STAT_DENIED)},
+        {"audited", sum_stat(m.stats, BH_STAT_AUDITED)},
+        {"depth_exceeded", sum_stat(m.stats, BH_STAT_DEPTH_EXCEEDED)},
+        {"storage_failed", sum_stat(m.stats, BH_STAT_STORAGE_FAILED)},
+        {"pending_paths", policy_ ? policy_->plan.pending.size() : 0},
+    };
+}
+
+json Daemon::start_session(const Client& c, const json& req) {
+    if (c.peer.uid != 0)
+        return {{"ok", false}, {"error", "sessions: only root can start sessions in this build"}};
+    if (cgroup_root_.empty())
+        return {{"ok", false}, {"error", "sessions: no cgroup v2 hierarchy is mounted"}};
+    std::string agent = req.value("agent", "");
+    if (agent.empty() || agent.size() > 64 ||
+        agent.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
+        return {{"ok", false},
+                {"error", "sessions: agent name must be 1-64 characters of [a-z0-9-_.]"}};
+    session::Session s;
+    s.id = sessions_.next_id();
+    s.agent = agent;
+    s.agent_kind = sessions_.agent_kind(agent);
+    s.uid = c.peer.uid;
+    s.workspace = req.value("workspace", "");
+    s.leader_pid = static_cast<uint32_t>(c.peer.pid);
+    s.origin = "run";
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s.start_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    fs::path parent = fs::path(cgroup_root_) / "bulkhead";
+    s.cgroup = (parent / ("s-" + std::to_string(s.id))).string();
+    std::error_code ec;
+    fs::create_directories(s.cgroup, ec);
+    struct stat st{};
+    if (ec || ::stat(s.cgroup.c_str(), &st) != 0)
+        return {{"ok", false}, {"error", "sessions: cannot create cgroup " + s.cgroup + ": " +
+                                             (ec ? ec.message() : std::strerror(errno))}};
+    s.cgroup_id = st.st_ino;  // a cgroup v2 directory's inode is its cgroup id
+    bh_session ks{s.id, s.agent_kind, 0, s.cgroup_id};
+    if (bpf_map_update_elem(loader_->maps().session_by_cg, &s.cgroup_id, &ks, BPF_ANY) != 0)
+        return {{"ok", false}, {"error", errno_message("sessions: cannot register cgroup", errno)}};
+    spdlog::info("sessions: started session {} (agent {}, cgroup {})", s.id, agent, s.cgroup);
+    json reply = {{"ok", true}, {"session", std::to_string(s.id)}, {"cgroup", s.cgroup}};
+    sessions_.add(std::move(s));
+    save_sessions();
+    return reply;
+}
+
+json Daemon::end_session(const json& req) {
+    uint64_t id = std::stoull(req.value("session", "0"));
+    auto* s = sessions_.find(id);
+    if (!s)
+        return {{"ok", false}, {"error", "sessions: no session " + std::to_string(id)}};
+    s->state = "ended";
+    if (s->cgroup_id) {
+        bpf_map_delete_elem(loader_->maps().session_by_cg, &s->cgroup_id);
+        ::rmdir(s->cgroup.c_str());  // fails while escaped descendants live; they keep the session
+    }
+    spdlog::info("sessions: session {} ended (exit {})", id, req.value("exit_code", -1));
+    save_sessions();
+    return {{"ok", true}};
+}
+
+void Daemon::handle_request(Client& c, const std::string& line) {
+    json req = json::parse(line, nullptr, false);
+    if (req.is_discarded() || !req.is_object() || !req.contains("op") || !req["op"].is_string())
+        return send(c, {{"ok", false}, {"error", "control: malformed request (want a JSON object with \"op\")"}});
+    std::string op = req["op"];
+    try {
+        if (op == "status")
+            return send(c, status());
+        if (op == "sessions") {
+            json arr = json::array();
+            for (const auto& [id, s] : sessions_.all())
+                arr.push_back(session::to_json(s));
+            return send(c, {{"ok", true}, {"sessions", arr}});
+        }
+        if (op == "events") {
+            std::optional<uint64_t> filter;
+            if (req.contains("session") && req["session"].is_string())
+                filter = std::stoull(req["session"].get<std::string>());
+            send(c, {{"ok", true}});
+            for (const auto& j : recent_) {
+                if (filter && j["output_fields"].value("agent.session", "") != std::to_string(*filter))
+                    continue;
+                send(c, j);
+            }
+            if (req.value("follow", false)) {
+                c.subscribed = true;
+                c.session_filter = filter;
+            } else {
+                send(c, {{"end", true}});
+            }
+            return;
+        }
+        if (op == "start_session" || op == "end_session" || op == "reload") {
+            if (peer_in_session(c.peer))
+                return send(c, {{"ok", false},
+                                {"error", "control: refused: the caller runs inside an agent session"}});
+            if (op == "start_session")
+                return send(c, start_session(c, req));
+            if (op == "end_session")
+                return send(c, end_session(req));
+            std::string err;
+            if (!reload(&err))
+                return send(c, {{"ok", false}, {"error", err}});
+            return send(c, {{"ok", true}});
+        }
+        send(c, {{"ok", false}, {"error", "control: unknown op '" + op + "'"}});
+    } catch (const std::exception& e) {
+        send(c, {{"ok", false}, {"error", std::string("control: bad request: ") + e.what()}});
+    }
+}
+
+int Daemon::run() {
+    if (geteuid() != 0)
+        throw FatalError("daemon: must run as root (it loads BPF programs)");
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    hostname_ = host;
+    cgroup_root_ = session::cgroup2_root();
+    if (cgroup_root_.empty())
+        spdlog::warn("sessions: no cgroup v2 mount found; `bulkhead run` will fail");
+
+    load_guards();
+    for (const auto& a : opts_.config.agents)
+        sessions_.agent_kind(a.name);
+    restore_sessions();
+    setup_agents();
+    std::string err;
+    if (!reload(&err))
+        throw FatalError(err);
+
+    if (!opts_.config.events_log.empty()) {
+        std::error_code ec;
+        fs::create_directories(fs::path(opts_.config.events_log).parent_path(), ec);
+        events_log_.open(opts_.config.events_log, std::ios::app);
+        if (!events_log_)
+            throw FatalError(errno_message("daemon: cannot open events log " + opts_.config.events_log, errno));
+    }
+
+    epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+    ring_ = ring_buffer__new(loader_->maps().events, &Daemon::on_ring_event, this, nullptr);
+    if (!ring_)
+        throw FatalError(errno_message("events: cannot open the ring buffer", errno));
+    listen_ = control::listen_unix(opts_.config.socket);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    signal_fd_ = Fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec its{};
+    its.it_interval.tv_sec = opts_.config.rescan_seconds;
+    its.it_value.tv_sec = opts_.config.rescan_seconds;
+    timerfd_settime(timer_.get(), 0, &its, nullptr);
+
+    auto add = [&](int fd) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    };
+    int ring_fd = ring_buffer__epoll_fd(ring_);
+    add(ring_fd);
+    add(listen_.get());
+    add(signal_fd_.get());
+    add(timer_.get());
+
+    // Events the kernel queued while no daemon was running come first.
+    ring_buffer__consume(ring_);
+    spdlog::info("daemon: ready: level={} state={} socket={}", kLevel,
+                 loader_->state() == guards::LoadState::kAdopted ? "adopted" : "fresh",
+                 opts_.config.socket);
+
+    epoll_event evs[64];
+    while (!stop_) {
+        int n = epoll_wait(epoll_.get(), evs, 64, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (int i = 0; i < n; ++i) {
+            int fd = evs[i].data.fd;
+            if (fd == ring_fd) {
+                ring_buffer__consume(ring_);
+            } else if (fd == listen_.get()) {
+                accept_clients();
+            } else if (fd == signal_fd_.get()) {
+                signalfd_siginfo si{};
+                while (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        std::string e;
+                        if (reload(&e))
+                            spdlog::info("daemon: rules reloaded on SIGHUP");
+                        else
+                            spdlog::error("daemon: reload failed, the running policy stays: {}", e);
+                    } else {
+                        stop_ = true;
+                    }
+                }
+            } else if (fd == timer_.get()) {
+                uint64_t ticks;
+                while (::read(timer_.get(), &ticks, sizeof(ticks)) > 0) {
+                }
+                rescan();
+                report_drops();
+            } else {
+                on_client(fd, evs[i].events);
+            }
+        }
+    }
+    ring_buffer__consume(ring_);
+    ring_buffer__free(ring_);
+    ::unlink(opts_.config.socket.c_str());
+    spdlog::info("daemon: stopping; the pinned programs keep enforcing (`bulkhead unload` removes them)");
+    return 0;
+}
+
+}  // namespace
+
+int run(const Options& opts) {
+    Daemon d(opts);
+    return d.run();
+}
+
+}  // namespace bulkhead::daemon

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "doctor/doctor.h"
+
+#include <bpf/libbpf.h>
+#include <linux/landlock.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "session/sessions.h"
+
+namespace bulkhead::doctor {
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string s = ss.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+int silent_libbpf(enum libbpf_print_level, const char*, va_list) { return 0; }
+
+}  // namespace
+
+Report examine() {
+    Report r;
+    utsname u{};
+    uname(&u);
+    r.probes.push_back({"kernel", true, std::string(u.release)});
+
+    bool btf = std::filesystem::exists("/sys/kernel/btf/vmlinux");
+    r.probes.push_back({"btf", btf, btf ? "/sys/kernel/btf/vmlinux present"
+                                        : "missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y"});
+
+    if (!std::filesystem::exists("/sys/kernel/security/lsm"))
+        ::mount("securityfs", "/sys/kernel/security", "securityfs", 0, nullptr);
+    std::string lsm = read_file("/sys/kernel/security/lsm");
+    bool bpf_in_lsm = ("," + lsm + ",").find(",bpf,") != std::string::npos;
+    r.probes.push_back({"lsm-list", bpf_in_lsm,
+                        lsm.empty() ? "cannot read /sys/kernel/security/lsm (securityfs not mounted?)"
+                        : bpf_in_lsm ? "active LSMs: " + lsm
+                                     : "bpf not in /sys/kernel/security/lsm (" + lsm +
+                                           "): add lsm=" + lsm + ",bpf to the kernel command line"});
+
+    libbpf_set_print(silent_libbpf);
+    int lsm_prog = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_LSM, nullptr);
+    bool lsm_ok = lsm_prog == 1;
+    r.probes.push_back({"bpf-lsm-programs", lsm_ok,
+                        lsm_ok ? "the kernel accepts BPF LSM programs"
+                               : lsm_prog == 0 ? "the kernel rejects BPF LSM programs (CONFIG_BPF_LSM off?)"
+                                               : std::string("probe failed: ") + std::strerror(-lsm_prog)});
+
+    long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    r.probes.push_back({"landlock", abi > 0,
+                        abi > 0 ? "ABI " + std::to_string(abi)
+                                : std::string("unavailable: ") + std::strerror(errno) +
+                                      " (add landlock to lsm=)"});
+
+    bool seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+    r.probes.push_back({"seccomp", seccomp, seccomp ? "filters available" : "unavailable"});
+
+    std::string cg = session::cgroup2_root();
+    r.probes.push_back({"cgroup-v2", !cg.empty(),
+                        cg.empty() ? "no cgroup2 mount: sessions from `bulkhead run` need one"
+                                   : "mounted at " + cg});
+
+    bool root = geteuid() == 0;
+    r.probes.push_back({"privileges", root, root ? "running as root" : "not root: the daemon needs root"});
+
+    if (bpf_in_lsm && lsm_ok && btf) {
+        r.host_level = "bpf-lsm";
+        r.build_level = "bpf-lsm";
+        r.explanation = "host-wide, every session: file operations on protected objects are "
+                        "denied in the kernel with EPERM before they complete";
+    } else if (abi > 0 && seccomp) {
+        r.host_level = "landlock+seccomp";
+        r.build_level = "none";
+        std::string how = bpf_in_lsm
+            ? "'bpf' is in the LSM list but the kernel refuses BPF LSM programs (no BPF "
+              "trampolines on this kernel build: it needs CONFIG_BPF_LSM, CONFIG_BPF_JIT and "
+              "CONFIG_DEBUG_INFO_BTF); run a distribution kernel"
+            : "add lsm=" + (lsm.empty() ? std::string("...") : lsm) +
+                  ",bpf to the kernel command line and reboot";
+        r.explanation = "this kernel cannot run BPF LSM programs, so this build cannot enforce here "
+                        "(`bulkhead daemon` refuses to start rather than pretend). Landlock+seccomp "
+                        "enforcement for `bulkhead run` is not in this build yet. To get bpf-lsm: " +
+                        how + "; or see it work in the kernel lab: e2e/lab.sh --mode demo";
+    } else {
+        r.host_level = "observe";
+        r.build_level = "none";
+        r.explanation = "neither BPF LSM nor Landlock is available: nothing can be enforced";
+    }
+    return r;
+}
+
+std::string to_text(const Report& r) {
+    std::string out;
+    for (const auto& p : r.probes)
+        out += std::string(p.ok ? "  ok    " : "  MISS  ") + p.name + ": " + p.detail + "\n";
+    out += "\nhost supports:   " + r.host_level + "\n";
+    out += "bulkhead enforces: " + r.build_level + "\n";
+    out += "\n" + r.explanation + "\n";
+    return out;
+}
+
+}  // namespace bulkhead::doctor

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// Events as userspace sees them: decoded from the ring buffer, enriched with
+// what the kernel does not carry (rule names, executable paths, containers),
+// and rendered as Falco-shaped JSON or one line of text.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bulkhead::events {
+
+struct Event {
+    std::string kind;        // "file", "session", "self-guard", "drops"
+    uint64_t ts_boot_ns = 0; // kernel boot-time clock
+    int64_t time_unix_ns = 0;
+    uint64_t session = 0;
+    std::string agent;
+    uint64_t cgroup_id = 0;
+    uint32_t pid = 0, tgid = 0, ppid = 0, uid = 0, gid = 0;
+    std::string comm;
+    std::string exe;
+    std::string container_id;
+
+    uint32_t rule_id = 0;    // kernel rule id, resolved to `rule` by the daemon
+    std::string rule;        // rule name ("" when none)
+    std::string priority = "Notice";
+    std::vector<std::string> tags;
+    std::string verdict;     // "deny", "audit", "allow"
+    std::string op;          // "read", "write", "create", ...
+    std::string evt_type;    // Falco's evt.type for the op ("open", "rename", ...)
+    int err = 0;             // positive errno returned to the caller, 0 if allowed
+    std::string path;        // escaped for humans, see escape_path
+    bool path_truncated = false;
+    bool path_fs_relative = false;
+    bool depth_exceeded = false;
+    uint64_t dev = 0, ino = 0;
+    uint64_t count = 0;      // drops: how many were lost
+    std::string level;       // enforcement level in force
+    std::string detail;      // extra words for humans
+};
+
+// Decodes one ring-buffer record. Returns nullopt (and fills *why) when the
+// record is malformed: short, unknown kind, or offsets out of range.
+std::optional<Event> decode(const void* data, size_t size, std::string* why);
+
+// Operation bits as the words events use ("read|write").
+std::string op_name(uint32_t ops);
+// Falco's evt.type for an operation.
+std::string evt_type_for(uint32_t op);
+
+// Paths are bytes: invalid UTF-8, control characters and '\\' are escaped
+// as \xNN so nothing is lost and nothing corrupts a terminal or a parser.
+std::string escape_path(std::string_view raw);
+
+std::string errno_name(int err);
+
+nlohmann::json to_json(const Event& e, const std::string& hostname);
+std::string to_text(const Event& e);
+std::string output_line(const Event& e);
+
+// Boot-time ns → wall-clock ns, from the offset between the two clocks now.
+int64_t boot_to_unix_ns(uint64_t boot_ns);
+std::string rfc3339_ns(int64_t unix_ns);
+
+}  // namespace bulkhead::events

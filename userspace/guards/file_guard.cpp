@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "guards/file_guard.h"
+
+#include <bpf/bpf.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <set>
+
+namespace bulkhead::guards {
+
+namespace fs = std::filesystem;
+using rules::FileProtection;
+using rules::KernelScope;
+using rules::KernelVerdict;
+using rules::TargetKind;
+
+uint32_t close_ops(uint32_t ops) {
+    if (ops & (BH_OP_READ | BH_OP_MMAP))
+        ops |= BH_OP_READ | BH_OP_MMAP | BH_OP_LINK | BH_OP_RENAME;
+    if (ops & (BH_OP_WRITE | BH_OP_CREATE | BH_OP_UNLINK | BH_OP_SETATTR))
+        ops |= BH_OP_WRITE | BH_OP_CREATE | BH_OP_LINK | BH_OP_RENAME | BH_OP_UNLINK |
+               BH_OP_SETATTR;
+    return ops;
+}
+
+std::vector<std::string> host_homes() {
+    std::vector<std::string> homes{"/root"};
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/home", ec))
+        if (e.is_directory(ec))
+            homes.push_back(e.path().string());
+    return homes;
+}
+
+namespace {
+
+bool has_star(const std::string& s) { return s.find('*') != std::string::npos; }
+
+// `~/x` → one target per home; anything else unchanged.
+std::vector<std::string> expand_home(const std::string& t, const std::vector<std::string>& homes) {
+    if (t.rfind("~/", 0) != 0)
+        return {t};
+    std::vector<std::string> out;
+    for (const auto& h : homes)
+        out.push_back(h + t.substr(1));
+    return out;
+}
+
+bool stat_key(const std::string& path, bh_inode_key* key) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+        return false;
+    key->dev = kernel_dev(st.st_dev);
+    key->ino = st.st_ino;
+    return true;
+}
+
+// Parses `prefix*suffix` (at most one star) into a leaf glob.
+bool make_glob(const std::string& leaf, bh_leaf_glob* g, std::string* why) {
+    std::memset(g, 0, sizeof(*g));
+    size_t star = leaf.find('*');
+    if (star != std::string::npos && leaf.find('*', star + 1) != std::string::npos) {
+        *why = "more than one '*' in the name '" + leaf + "'";
+        return false;
+    }
+    std::string prefix = star == std::string::npos ? leaf : leaf.substr(0, star);
+    std::string suffix = star == std::string::npos ? "" : leaf.substr(star + 1);
+    if (prefix.size() > BH_GLOB_PREFIX || suffix.size() > BH_GLOB_SUFFIX) {
+        *why = "name '" + leaf + "' is longer than the kernel's pattern limit";
+        return false;
+    }
+    std::memcpy(g->prefix, prefix.data(), prefix.size());
+    std::memcpy(g->suffix, suffix.data(), suffix.size());
+    g->prefix_len = static_cast<__u8>(prefix.size());
+    g->suffix_len = static_cast<__u8>(suffix.size());
+    g->star = star != std::string::npos;
+    return true;
+}
+
+bool make_name_key(__u32 kind, const std::string& name, bh_name_key* key, std::string* why) {
+    std::memset(key, 0, sizeof(*key));
+    if (name.empty() || name.size() >= BH_NAME_KEY_LEN || has_star(name)) {
+        *why = "directory or file name '" + name + "' must be literal and under " +
+               std::to_string(BH_NAME_KEY_LEN) + " bytes";
+        return false;
+    }
+    key->kind = kind;
+    std::memcpy(key->name, name.data(), name.size());
+    return true;
+}
+
+template <size_t N>
+bool same_claim(const bh_guard_rule& a, const bh_guard_rule& b) {
+    return a.verdict == b.verdict && a.scope == b.scope && a.agent_kind == b.agent_kind;
+}
+
+// Adds a rule's claim to a fixed array of slots: the same rule merges, and
+// once slots run out, claims with the same verdict and scope share a slot
+// (the event then names the first rule). Returns false when nothing fits.
+template <size_t N>
+int add_claim(bh_guard_rule (&slots)[N], const bh_guard_rule& r) {
+    for (size_t i = 0; i < N; ++i) {
+        if (slots[i].verdict && slots[i].rule_id == r.rule_id) {
+            slots[i].ops |= r.ops;
+            slots[i].match |= r.match;
+            return static_cast<int>(i);
+        }
+    }
+    for (size_t i = 0; i < N; ++i) {
+        if (!slots[i].verdict) {
+            slots[i] = r;
+            return static_cast<int>(i);
+        }
+    }
+    for (size_t i = 0; i < N; ++i) {
+        if (same_claim<N>(slots[i], r) && slots[i].match == r.match) {
+            slots[i].ops |= r.ops;
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
+}
+
+struct Planner {
+    const PlanInputs& in;
+    FilePlan plan;
+
+    void error(const FileProtection& p, const std::string& msg) {
+        plan.errors.push_back(p.file + ":" + std::to_string(p.line) + ": rule '" + p.rule +
+                              "': " + msg);
+    }
+
+    void claim_inode(const FileProtection& p, const bh_inode_key& key, bh_guard_rule r,
+                     const std::string& what) {
+        auto& slot = plan.inodes[key];
+        if (add_claim(slot.rules, r) < 0)
+            error(p, "more than " + std::to_string(BH_RULES_PER_OBJECT) +
+                         " distinct rules protect " + what);
+    }
+
+    // Directories holding a protected object cannot be renamed away by the
+    // protected sessions; "/" itself is left alone.
+    void claim_ancestors(const FileProtection& p, const std::string& path, bh_guard_rule r) {
+        r.ops = BH_OP_RENAME;
+        r.match = BH_MATCH_ANCESTOR;
+        fs::path cur = fs::path(path).parent_path();
+        while (!cur.empty() && cur != cur.root_path()) {
+            bh_inode_key key;
+            if (stat_key(cur.string(), &key))
+                claim_inode(p, key, r, cur.string());
+            cur = cur.parent_path();
+        }
+    }
+
+    void add_dir_pattern(const FileProtection& p, const std::string& dir, const std::string& leaf,
+                         bh_guard_rule r, std::string* fp) {
+        bh_inode_key key;
+        if (!stat_key(dir, &key)) {
+            plan.pending.push_back(dir + "/" + leaf);
+            *fp += "?" + dir + ";";
+            return;
+        }
+        *fp += dir + "=" + std::to_string(key.dev) + ":" + std::to_string(key.ino) + ";";
+        bh_leaf_glob g;
+        std::string why;
+        if (!make_glob(leaf, &g, &why))
+            return error(p, why);
+        auto& d = plan.dirs[key];
+        int free_slot = -1;
+        for (int i = 0; i < BH_PATTERNS_PER_KEY; ++i) {
+            if (d.rules[i].verdict && std::memcmp(&d.leaf[i], &g, sizeof(g)) == 0 &&
+                d.rules[i].rule_id == r.rule_id) {
+                d.rules[i].ops |= r.ops;
+                free_slot = -2;
+                break;
+            }
+            if (!d.rules[i].verdict && free_slot == -1)
+                free_slot = i;
+        }
+        if (free_slot == -1)
+            return error(p, "more than " + std::to_string(BH_PATTERNS_PER_KEY) +
+                                " name patterns in directory " + dir);
+        if (free_slot >= 0) {
+            d.rules[free_slot] = r;
+            d.leaf[free_slot] = g;
+        }
+        claim_inode(p, key, bh_guard_rule{r.rule_id, 0, r.agent_kind, r.verdict, r.scope, 0, 0},
+                    dir);
+        plan.inodes[key].dir_patterns = 1;
+        claim_ancestors(p, dir + "/x", r);
+    }
+
+    void add_anywhere_pattern(const FileProtection& p, const std::string& pattern, bh_guard_rule r) {
+        // pattern is what follows the leading "**/".
+        std::vector<std::string> comps;
+        for (auto& c : fs::path(pattern))
+            comps.push_back(c.string());
+        if (comps.empty() || comps.size() > 3)
+            return error(p, "pattern '**/" + pattern +
+                                "' must end in at most two directory names and a file name");
+        std::string why;
+        bh_name_key key;
+        bh_leaf_glob g{};
+        std::string grandparent;
+        if (comps.size() == 1) {
+            if (!make_name_key(BH_NAME_LEAF, comps[0], &key, &why))
+                return error(p, "pattern '**/" + pattern + "': " + why +
+                                    " (a '**' pattern needs a literal file name or parent directory)");
+        } else {
+            if (!make_name_key(BH_NAME_PARENT, comps[comps.size() - 2], &key, &why) ||
+                !make_glob(comps.back(), &g, &why))
+                return error(p, "pattern '**/" + pattern + "': " + why);
+            if (comps.size() == 3) {
+                grandparent = comps[0];
+                if (has_star(grandparent) || grandparent.size() >= BH_NAME_KEY_LEN)
+                    return error(p, "pattern '**/" + pattern + "': directory name '" +
+                                        grandparent + "' must be literal");
+            }
+        }
+        auto& np = plan.names[key];
+        for (int i = 0; i < BH_PATTERNS_PER_KEY; ++i) {
+            if (np.rules[i].verdict)
+                continue;
+            np.rules[i] = r;
+            np.leaf[i] = g;
+            std::memcpy(np.grandparent[i], grandparent.data(), grandparent.size());
+            ++plan.name_pattern_count;
+            return;
+        }
+        error(p, "more than " + std::to_string(BH_PATTERNS_PER_KEY) +
+                     " patterns share the name '" + std::string(key.name) + "'");
+    }
+
+    void add_target(const FileProtection& p, const rules::FileTarget& t, bh_guard_rule r,
+                    std::string* fp) {
+        if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0)
+            return add_anywhere_pattern(p, t.target.substr(3), r);
+        for (const auto& path : expand_home(t.target, in.homes)) {
+            if (path.empty() || path[0] != '/')
+                return error(p, "target '" + t.target + "' is not an absolute path");
+            if (path.size() >= BH_PATH_MAX)
+                return error(p, "target '" + t.target + "' is longer than PATH_MAX");
+            fs::path fp_path(path);
+            std::string dir = fp_path.parent_path().string();
+            std::string leaf = fp_path.filename().string();
+            if (t.kind == TargetKind::kPattern) {
+                if (has_star(dir))
+                    return error(p, "pattern '" + t.target +
+                                        "': '*' is only supported in the last component");
+                add_dir_pattern(p, dir, leaf, r, fp);
+                continue;
+            }
+            bh_inode_key key;
+            bool exists = stat_key(path, &key);
+            *fp += path + "=" + (exists ? std::to_string(key.dev) + ":" + std::to_string(key.ino)
+                                        : std::string("?")) + ";";
+            if (t.kind == TargetKind::kSubtree) {
+                if (!exists) {
+                    plan.pending.push_back(path);
+                    continue;
+                }
+                r.match = BH_MATCH_SUBTREE;
+                claim_inode(p, key, r, path);
+                claim_ancestors(p, path, r);
+                continue;
+            }
+            // A single object: by inode when it exists, and by its name in the
+            // parent so that creating or replacing it later is covered too.
+            if (exists) {
+                r.match = BH_MATCH_EXACT;
+                claim_inode(p, key, r, path);
+            }
+            if (!leaf.empty() && !has_star(leaf))
+                add_dir_pattern(p, dir, leaf, r, fp);
+            else if (!exists)
+                plan.pending.push_back(path);
+        }
+    }
+
+    void add(const FileProtection& p) {
+        if (p.verdict == KernelVerdict::kAsk)
+            return error(p, "action 'ask' needs the ask broker, which this build does not have; "
+                            "use 'block' or 'audit'");
+        bh_guard_rule r{};
+        plan.rules.push_back(RuleInfo{p.rule, p.priority, p.file, p.line, p.risk,
+                                      p.verdict == KernelVerdict::kDeny ? "deny" : "audit"});
+        r.rule_id = static_cast<__u32>(plan.rules.size());
+        r.ops = close_ops(p.ops);
+        r.verdict = p.verdict == KernelVerdict::kDeny ? BH_VERDICT_DENY : BH_VERDICT_AUDIT;
+        switch (p.scope) {
+        case KernelScope::kHost:
+            r.scope = BH_SCOPE_HOST;
+            ++plan.host_rules;
+            break;
+        case KernelScope::kSessions:
+            r.scope = BH_SCOPE_SESSIONS;
+            break;
+        case KernelScope::kAgent: {
+            r.scope = BH_SCOPE_AGENT;
+            auto it = in.agent_kinds.find(p.agent);
+            if (it == in.agent_kinds.end())
+                return error(p, "agent '" + p.agent + "' is not a known agent kind");
+            r.agent_kind = it->second;
+            break;
+        }
+        }
+        if (!r.ops)
+            return error(p, "names no file operation the kernel can check");
+        for (const auto& t : p.targets)
+            add_target(p, t, r, &plan.fingerprint);
+    }
+};
+
+template <typename Map>
+std::string write_map(int fd, const Map& want, const char* name) {
+    for (const auto& [k, v] : want)
+        if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) != 0)
+            return std::string("file-guard: cannot update ") + name + ": " + std::strerror(errno) +
+                   " (raise its size?)";
+    return "";
+}
+
+template <typename Key, typename Map>
+void delete_stale(int fd, const Map& want) {
+    Key k{}, next{};
+    std::vector<Key> stale;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        if (!want.count(next))
+            stale.push_back(next);
+        k = next;
+        prev = &k;
+    }
+    for (const auto& s : stale)
+        bpf_map_delete_elem(fd, &s);
+}
+
+}  // namespace
+
+FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& in) {
+    Planner p{in, {}};
+    for (const auto& fpr : policy.files)
+        p.add(fpr);
+    std::sort(p.plan.pending.begin(), p.plan.pending.end());
+    p.plan.pending.erase(std::unique(p.plan.pending.begin(), p.plan.pending.end()),
+                         p.plan.pending.end());
+    return std::move(p.plan);
+}
+
+std::string apply_file_plan(const FilePlan& plan, int inode_fd, int dir_fd, int name_fd,
+                            int config_fd) {
+    // Dir patterns and names before the inode entries that point at them.
+    if (auto e = write_map(dir_fd, plan.dirs, "dir_patterns"); !e.empty())
+        return e;
+    if (auto e = write_map(name_fd, plan.names, "name_patterns"); !e.empty())
+        return e;
+    if (auto e = write_map(inode_fd, plan.inodes, "inode_policy"); !e.empty())
+        return e;
+    __u32 zero = 0;
+    bh_config cfg{};
+    if (bpf_map_lookup_elem(config_fd, &zero, &cfg) != 0)
+        return std::string("file-guard: cannot read guard_config: ") + std::strerror(errno);
+    cfg.host_rules = plan.host_rules;
+    cfg.name_patterns = plan.name_pattern_count;
+    cfg.policy_gen += 1;
+    if (bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY) != 0)
+        return std::string("file-guard: cannot write guard_config: ") + std::strerror(errno);
+    delete_stale<bh_inode_key>(inode_fd, plan.inodes);
+    delete_stale<bh_name_key>(name_fd, plan.names);
+    delete_stale<bh_inode_key>(dir_fd, plan.dirs);
+    return "";
+}
+
+}  // namespace bulkhead::guards

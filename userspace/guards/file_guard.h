@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// The userspace half of bpf/file_guard.bpf.c: turns the compiled kernel
+// policy into the contents of inode_policy, dir_patterns and name_patterns.
+//
+// Planning is pure (paths in, map contents out) so it is unit-tested without
+// a kernel; applying writes the plan to the maps, new entries first and stale
+// ones last, so during an update the kernel enforces the union of the old and
+// new policy and never less than either.
+#pragma once
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bpf_abi.h"
+#include "rules/kernel_policy.h"
+
+namespace bulkhead::guards {
+
+struct InodeKeyLess {
+    bool operator()(const bh_inode_key& a, const bh_inode_key& b) const {
+        return a.dev != b.dev ? a.dev < b.dev : a.ino < b.ino;
+    }
+};
+struct NameKeyLess {
+    bool operator()(const bh_name_key& a, const bh_name_key& b) const {
+        return std::memcmp(&a, &b, sizeof(a)) < 0;
+    }
+};
+
+// What a rule id stands for, for events and reports.
+struct RuleInfo {
+    std::string name;
+    std::string priority;
+    std::string file;
+    int line = 0;
+    int risk = 0;
+    std::string verdict;  // "deny" or "audit"
+};
+
+struct FilePlan {
+    std::map<bh_inode_key, bh_inode_policy, InodeKeyLess> inodes;
+    std::map<bh_inode_key, bh_dir_patterns, InodeKeyLess> dirs;
+    std::map<bh_name_key, bh_name_patterns, NameKeyLess> names;
+    std::vector<RuleInfo> rules;       // rule_id - 1 indexes this
+    std::vector<std::string> pending;  // targets whose path does not exist yet
+    std::vector<std::string> errors;   // policy the kernel cannot hold; load fails
+    std::vector<std::string> warnings;
+    uint32_t host_rules = 0;
+    uint32_t name_pattern_count = 0;
+    // Which resolved (target → dev:ino) produced this plan; a change means
+    // the plan must be rebuilt (a file was created, replaced or renamed).
+    std::string fingerprint;
+};
+
+struct PlanInputs {
+    std::vector<std::string> homes;                     // expansions of `~`
+    std::map<std::string, uint32_t> agent_kinds;        // agent name → kind id
+};
+
+// Ops a protection must also cover so it cannot be sidestepped: reading a
+// secret is also mapping, linking or moving it; writing a persistence file
+// is also creating, replacing, truncating, deleting or chmod-ing it.
+uint32_t close_ops(uint32_t ops);
+
+// The homes on this host: /root and every directory in /home.
+std::vector<std::string> host_homes();
+
+FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& in);
+
+// Writes the plan into the maps. Returns an error message, or "" on success.
+std::string apply_file_plan(const FilePlan& plan, int inode_fd, int dir_fd, int name_fd,
+                            int config_fd);
+
+}  // namespace bulkhead::guards

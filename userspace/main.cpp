@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// bulkhead: kernel-level containment for AI coding agents. This file only
+// parses the command line and calls the libraries the tests also link.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "doctor/doctor.h"
+#include "error.h"
+#include "guards/loader.h"
+#include "session/run.h"
+
+using namespace bulkhead;
+
+int main(int argc, char** argv) {
+    CLI::App app{"bulkhead: stops AI coding agents in the kernel before they touch your secrets.\n"
+                 "Start with `bulkhead doctor` to see what this host can enforce."};
+    app.require_subcommand(1);
+    std::string socket = "/run/bulkhead/control.sock";
+    app.add_option("--socket", socket, "Control socket of the daemon")->capture_default_str();
+
+    auto* version = app.add_subcommand("version", "Print the version and the BPF ABI version");
+
+    auto* doctor = app.add_subcommand(
+        "doctor",
+        "Report the enforcement level this host supports and why.\n"
+        "  Example: bulkhead doctor");
+
+    std::string config_path;
+    std::vector<std::string> rules;
+    bool with_default_rules = false, replace = false, quiet = false;
+    std::string events_log;
+    auto* daemon = app.add_subcommand(
+        "daemon",
+        "Load the BPF guards and the rules, track sessions, publish events.\n"
+        "  Enforcement outlives the daemon: programs stay pinned under /sys/fs/bpf/bulkhead,\n"
+        "  and a restarted daemon adopts them. SIGHUP reloads the rules (all or nothing).\n"
+        "  Example: bulkhead daemon --events-log /var/log/bulkhead/events.jsonl");
+    daemon->add_option("--config", config_path, "Daemon configuration (YAML)");
+    daemon->add_option("--rules", rules, "Rule file (repeatable); replaces the shipped agents.yaml");
+    daemon->add_flag("--with-default-rules", with_default_rules,
+                     "Load the shipped agents.yaml before the --rules files");
+    daemon->add_option("--events-log", events_log, "Append events as Falco-style JSON lines");
+    daemon->add_flag("--replace", replace, "Load fresh programs even if pinned ones exist");
+    daemon->add_flag("--quiet", quiet, "Do not print events on standard output");
+
+    std::string agent = "generic", workspace;
+    std::vector<std::string> command;
+    auto* run = app.add_subcommand(
+        "run",
+        "Run a command as a new agent session (its own cgroup v2 leaf). Every process it\n"
+        "  starts, even after setsid or a double fork, stays in the session.\n"
+        "  Example: bulkhead run --agent claude -- claude -p 'fix the tests'");
+    run->add_option("--agent", agent, "Agent kind, used by agent-scoped rules")->capture_default_str();
+    run->add_option("--workspace", workspace, "Working directory (default: the current one)");
+    run->add_option("command", command, "The command and its arguments, after --")->required();
+
+    bool follow = false, as_json = false;
+    std::optional<std::string> session_filter;
+    auto* events = app.add_subcommand(
+        "events",
+        "Print recent events from the daemon; -f keeps following.\n"
+        "  Example: bulkhead events -f --json | jq .rule");
+    events->add_flag("-f,--follow", follow, "Keep printing new events");
+    events->add_flag("--json", as_json, "Falco-style JSON lines instead of text");
+    events->add_option("--session", session_filter, "Only this session's events");
+
+    auto* status = app.add_subcommand("status", "Is the daemon running, at which level, adopted or fresh");
+    status->add_flag("--json", as_json, "Machine-readable output");
+
+    auto* sessions = app.add_subcommand("sessions", "List agent sessions and their denied/audited counts");
+    sessions->add_flag("--json", as_json, "Machine-readable output");
+
+    std::string pin_root = guards::kDefaultPinRoot;
+    auto* unload = app.add_subcommand(
+        "unload",
+        "Remove bulkhead's pinned programs and maps: enforcement stops.\n"
+        "  Example: systemctl stop bulkhead && bulkhead unload");
+    unload->add_option("--pin-root", pin_root, "Where the objects are pinned")->capture_default_str();
+
+    auto* rules_cmd = app.add_subcommand("rules", "Work with rule files");
+    auto* reload = rules_cmd->add_subcommand("reload", "Ask the daemon to reload its rules");
+    rules_cmd->require_subcommand(1);
+
+    CLI11_PARSE(app, argc, argv);
+    spdlog::set_pattern("%^%l%$ %v");
+    try {
+        if (*version) {
+            std::cout << "bulkhead " << BULKHEAD_VERSION << " (BPF ABI " << BULKHEAD_BPF_ABI << ")\n";
+            return 0;
+        }
+        if (*doctor) {
+            auto r = doctor::examine();
+            std::cout << doctor::to_text(r);
+            return r.build_level == "none" ? 1 : 0;
+        }
+        if (*daemon) {
+            daemon::Options o;
+            std::string err;
+            if (!config_path.empty()) {
+                auto c = config::load(config_path, &err);
+                if (!c)
+                    throw FatalError(err, 2);
+                o.config = *c;
+            } else {
+                o.config = config::defaults();
+            }
+            if (!rules.empty()) {
+                if (!with_default_rules)
+                    o.config.rules.clear();
+                o.config.rules.insert(o.config.rules.end(), rules.begin(), rules.end());
+            }
+            if (!events_log.empty())
+                o.config.events_log = events_log;
+            if (app.get_option("--socket")->count())
+                o.config.socket = socket;
+            o.replace = replace;
+            o.quiet = quiet;
+            return daemon::run(o);
+        }
+        if (*run)
+            return session::run_in_session({socket, agent, workspace, command});
+        if (*events)
+            return commands::events(socket, follow, as_json, session_filter);
+        if (*status)
+            return commands::status(socket, as_json);
+        if (*sessions)
+            return commands::sessions(socket, as_json);
+        if (*unload)
+            return commands::unload(pin_root);
+        if (*reload)
+            return commands::reload(socket);
+    } catch (const FatalError& e) {
+        std::cerr << "bulkhead: " << e.what() << "\n";
+        return e.exit_code();
+    }
+    return 0;
+}

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rule files → a file-guard plan, all or nothing: any error leaves the
+// caller's running policy untouched.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "guards/file_guard.h"
+#include "rules/rules.h"
+
+namespace bulkhead {
+
+struct LoadedPolicy {
+    rules::RuleSet rules;
+    rules::KernelCompilation compiled;
+    guards::FilePlan plan;
+    std::map<std::string, std::vector<std::string>> tags;  // rule name → tags
+};
+
+// Returns an error text naming file:line and the rule on any failure.
+rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
+                                        const guards::PlanInputs& inputs);
+
+// Re-plans an already compiled policy (paths may have appeared or moved).
+guards::FilePlan replan(const LoadedPolicy& p, const guards::PlanInputs& inputs);
+
+}  // namespace bulkhead

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "session/sessions.h"
+
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "events/event.h"
+
+namespace bulkhead::session {
+
+nlohmann::json to_json(const Session& s) {
+    return {
+        {"id", std::to_string(s.id)},
+        {"agent", s.agent},
+        {"uid", s.uid},
+        {"workspace", s.workspace},
+        {"start", events::rfc3339_ns(s.start_unix_ns)},
+        {"cgroup", s.cgroup},
+        {"leader_pid", s.leader_pid},
+        {"state", s.state},
+        {"origin", s.origin},
+        {"denied", s.denied},
+        {"audited", s.audited},
+    };
+}
+
+std::string cgroup2_root() {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    std::string best;
+    while (std::getline(in, line)) {
+        // ... mountpoint ... - fstype source options
+        auto dash = line.find(" - ");
+        if (dash == std::string::npos)
+            continue;
+        std::istringstream rest(line.substr(dash + 3));
+        std::string fstype;
+        rest >> fstype;
+        if (fstype != "cgroup2")
+            continue;
+        std::istringstream head(line.substr(0, dash));
+        std::string id, parent, devno, root, mnt;
+        head >> id >> parent >> devno >> root >> mnt;
+        if (root == "/" && (best.empty() || mnt.size() < best.size()))
+            best = mnt;
+    }
+    return best;
+}
+
+std::optional<std::string> cgroup_of(uint32_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("0::", 0) == 0)
+            return line.substr(3);
+    return std::nullopt;
+}
+
+std::string container_id_of(uint32_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string all((std::istreambuf_iterator<char>(in)), {});
+    static const std::regex id_re("(?:docker-|cri-containerd-|crio-|libpod-|/docker/|/kubepods[^\n]*/)"
+                                  "([0-9a-f]{64})");
+    std::smatch m;
+    if (std::regex_search(all, m, id_re))
+        return m[1].str().substr(0, 12);
+    return "";
+}
+
+uint64_t Table::next_id() {
+    if (!epoch_)
+        epoch_ = static_cast<uint64_t>(time(nullptr)) << 20;
+    return epoch_ | (++counter_ & 0xfffff);
+}
+
+uint32_t Table::agent_kind(const std::string& name) {
+    auto it = kinds_.find(name);
+    if (it != kinds_.end())
+        return it->second;
+    uint32_t id = static_cast<uint32_t>(kinds_.size() + 1);
+    kinds_.emplace(name, id);
+    return id;
+}
+
+std::optional<std::string> Table::agent_name(uint32_t kind) const {
+    for (const auto& [n, k] : kinds_)
+        if (k == kind)
+            return n;
+    return std::nullopt;
+}
+
+Session& Table::add(Session s) {
+    uint64_t id = s.id;
+    return sessions_[id] = std::move(s);
+}
+
+Session* Table::find(uint64_t id) {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : &it->second;
+}
+
+Session* Table::find_by_cgroup(uint64_t cgroup_id) {
+    for (auto& [id, s] : sessions_)
+        if (s.cgroup_id == cgroup_id && s.state == "active")
+            return &s;
+    return nullptr;
+}
+
+}  // namespace bulkhead::session

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// The daemon's table of agent sessions and the cgroup v2 leaves that hold
+// sessions started with `bulkhead run`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bulkhead::session {
+
+struct Session {
+    uint64_t id = 0;
+    std::string agent;
+    uint32_t agent_kind = 0;
+    uint32_t uid = 0;
+    std::string workspace;
+    int64_t start_unix_ns = 0;
+    std::string cgroup;        // path of the leaf, "" for discovered sessions
+    uint64_t cgroup_id = 0;
+    uint32_t leader_pid = 0;
+    std::string state = "active";  // active, ended
+    std::string origin;        // "run" or "discovered"
+    uint64_t denied = 0;
+    uint64_t audited = 0;
+};
+
+nlohmann::json to_json(const Session& s);
+
+// Finds the cgroup v2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on
+// hybrid hosts). Returns "" when there is none.
+std::string cgroup2_root();
+
+// The cgroup v2 path of a process, relative to the cgroup2 root ("/a/b").
+std::optional<std::string> cgroup_of(uint32_t pid);
+
+// The container id (64 hex) from a process's cgroup path, or "".
+std::string container_id_of(uint32_t pid);
+
+class Table {
+public:
+    // Allocates ids unique across daemon restarts: start time << 20 | counter.
+    uint64_t next_id();
+    uint32_t agent_kind(const std::string& name);  // assigns ids to new names
+    std::optional<std::string> agent_name(uint32_t kind) const;
+    const std::map<std::string, uint32_t>& agent_kinds() const { return kinds_; }
+
+    Session& add(Session s);
+    Session* find(uint64_t id);
+    Session* find_by_cgroup(uint64_t cgroup_id);
+    const std::map<uint64_t, Session>& all() const { return sessions_; }
+
+private:
+    std::map<uint64_t, Session> sessions_;
+    std::map<std::string, uint32_t> kinds_;
+    uint64_t counter_ = 0;
+    uint64_t epoch_ = 0;
+};
+
+}  // namespace bulkhead::session
