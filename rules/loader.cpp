@@ -43,16 +43,23 @@ struct ExceptionDef {
     SourceLocation location;
 };
 
+// Where each piece of an appended condition came from, so a parse error in
+// an append points at the file that appended it.
+struct ConditionPart {
+    size_t start = 0;  // byte offset in the condition text
+    SourceLocation location;
+};
+
 struct RuleInfo {
     Rule rule;
     std::string condition;  // before exceptions
-    SourceLocation condition_location;
+    std::vector<ConditionPart> parts;
     std::vector<ExceptionDef> exceptions;
 };
 
 struct MacroInfo {
     MacroDef def;
-    SourceLocation condition_location;
+    std::vector<ConditionPart> parts;
 };
 
 bool is_list_comp(std::string_view comp) { return comp == "in" || comp == "intersects" || comp == "pmatch"; }
@@ -329,16 +336,18 @@ private:
                 return error(where(item), object + ": " + (legacy ? "'append'" : "'override'") +
                                               " given but no macro by that name was defined earlier");
             }
-            auto& target = macros_[existing->second].def.condition;
+            MacroInfo& target = macros_[existing->second];
             if (legacy || modes["condition"] == OverrideMode::kAppend) {
-                target += " " + *condition;
+                target.def.condition += " ";
+                target.parts.push_back({target.def.condition.size(), where(cond_node)});
+                target.def.condition += *condition;
             } else {
-                target = *condition;
-                macros_[existing->second].condition_location = where(cond_node);
+                target.def.condition = *condition;
+                target.parts = {{0, where(cond_node)}};
             }
             return {};
         }
-        MacroInfo info{{*name, *condition, where(item)}, where(cond_node)};
+        MacroInfo info{{*name, *condition, where(item)}, {{0, where(cond_node)}}};
         if (existing != macro_index_.end()) {
             macros_[existing->second] = std::move(info);
         } else {
@@ -350,7 +359,39 @@ private:
 
     // ---- rules ----------------------------------------------------------
 
-    Result<std::vector<ExceptionDef>> load_exceptions(const YAML::Node& node, const std::string& object) {
+    // Single-field form: `values: [a, b]`; tuple form: one list per tuple,
+    // whose entries are strings or lists of strings.
+    Result<void> load_exception_values(const YAML::Node& values, const std::string& what, ExceptionDef& ex) {
+        if (!values.IsSequence()) return error(where(values), what + ": 'values' must be a list");
+        for (const auto& v : values) {
+            if (ex.single_field) {
+                if (!v.IsScalar()) return error(where(v), what + ": with a single field, values must be strings");
+                ex.rows.push_back({ExceptionValue{{v.Scalar()}, false}});
+                continue;
+            }
+            if (!v.IsSequence() || v.size() != ex.fields.size()) {
+                return error(where(v), what + ": each value must be a list of " + std::to_string(ex.fields.size()) +
+                                           " entries, one per field");
+            }
+            std::vector<ExceptionValue> row;
+            for (const auto& item : v) {
+                if (item.IsScalar()) {
+                    row.push_back({{item.Scalar()}, false});
+                    continue;
+                }
+                auto items = string_list(item, what + ": a value");
+                if (!items) return items.error();
+                row.push_back({std::move(*items), true});
+            }
+            ex.rows.push_back(std::move(row));
+        }
+        return {};
+    }
+
+    // `base`: when appending, the rule's current exceptions; an entry naming
+    // one of them may give only `values` (Falco: append adds values).
+    Result<std::vector<ExceptionDef>> load_exceptions(const YAML::Node& node, const std::string& object,
+                                                      const std::vector<ExceptionDef>* base) {
         std::vector<ExceptionDef> out;
         if (node.IsNull()) return out;
         if (!node.IsSequence()) return error(where(node), object + ": 'exceptions' must be a list");
@@ -373,10 +414,21 @@ private:
                 }
             }
             const YAML::Node fields = entry["fields"];
-            if (!fields) return error(where(entry), what + ": missing 'fields'");
             const YAML::Node comps = entry["comps"];
             const YAML::Node values = entry["values"];
-            if (fields.IsScalar()) {
+            const ExceptionDef* existing = nullptr;
+            if (base) {
+                for (const auto& e : *base) {
+                    if (e.name == ex.name) existing = &e;
+                }
+            }
+            if (!fields && !existing) return error(where(entry), what + ": missing 'fields'");
+            if (!fields) {
+                if (comps) return error(where(comps), what + ": appending values cannot change 'comps'");
+                ex.fields = existing->fields;
+                ex.comps = existing->comps;
+                ex.single_field = existing->single_field;
+            } else if (fields.IsScalar()) {
                 ex.single_field = true;
                 ex.fields = {fields.Scalar()};
                 std::string comp = "in";
@@ -386,11 +438,6 @@ private:
                     comp = *c;
                 }
                 ex.comps = {comp};
-                if (values) {
-                    auto items = string_list(values, what + ": 'values'");
-                    if (!items) return items.error();
-                    for (auto& v : *items) ex.rows.push_back({ExceptionValue{{std::move(v)}, false}});
-                }
             } else {
                 auto list = string_list(fields, what + ": 'fields'");
                 if (!list) return list.error();
@@ -407,26 +454,9 @@ private:
                 } else {
                     ex.comps.assign(ex.fields.size(), "=");
                 }
-                if (values) {
-                    if (!values.IsSequence()) return error(where(values), what + ": 'values' must be a list of tuples");
-                    for (const auto& tuple : values) {
-                        if (!tuple.IsSequence() || tuple.size() != ex.fields.size()) {
-                            return error(where(tuple), what + ": each value must be a list of " +
-                                                           std::to_string(ex.fields.size()) + " entries, one per field");
-                        }
-                        std::vector<ExceptionValue> row;
-                        for (const auto& v : tuple) {
-                            if (v.IsScalar()) {
-                                row.push_back({{v.Scalar()}, false});
-                            } else {
-                                auto items = string_list(v, what + ": a value");
-                                if (!items) return items.error();
-                                row.push_back({std::move(*items), true});
-                            }
-                        }
-                        ex.rows.push_back(std::move(row));
-                    }
-                }
+            }
+            if (values) {
+                if (auto ok = load_exception_values(values, what, ex); !ok) return ok.error();
             }
             for (const auto& comp : ex.comps) {
                 Token first = Lexer(comp).next(LexMode::kExpr);
@@ -462,7 +492,11 @@ private:
             return {};
         };
         if (key == "condition") {
-            if (!append) info.condition_location = where(value);
+            if (!append || info.condition.empty()) {
+                info.parts = {{0, where(value)}};
+            } else {
+                info.parts.push_back({info.condition.size() + 1, where(value)});
+            }
             return text_key(info.condition);
         }
         if (key == "output") return text_key(rule.output);
@@ -496,7 +530,7 @@ private:
             return {};
         }
         if (key == "exceptions") {
-            auto exceptions = load_exceptions(value, object);
+            auto exceptions = load_exceptions(value, object, append ? &info.exceptions : nullptr);
             if (!exceptions) return exceptions.error();
             if (append) {
                 merge_exceptions(info.exceptions, std::move(*exceptions));
@@ -639,10 +673,27 @@ private:
         return "(" + info.condition + ") and not (" + joined + ")";
     }
 
-    static Error condition_error(const SourceLocation& location, const std::string& object, const Error& parse) {
-        return error(location, object + ": condition: " + parse.message + " (line " +
-                                   std::to_string(parse.location.line) + ", column " +
-                                   std::to_string(parse.location.column) + " of the condition)");
+    // Maps a parse error in `text` (the condition, shifted by `shift` bytes
+    // when exceptions were folded around it) to the part it falls in.
+    static Error condition_error(const std::string& object, const std::string& text, size_t shift,
+                                 const std::string& condition, const std::vector<ConditionPart>& parts,
+                                 const SourceLocation& fallback, const Error& parse) {
+        size_t offset = 0;
+        for (int line = 1; line < parse.location.line && offset < text.size(); ++offset) {
+            if (text[offset] == '\n') ++line;
+        }
+        offset += static_cast<size_t>(parse.location.column - 1);
+        if (offset < shift || offset - shift > condition.size() || parts.empty()) {
+            return error(fallback, object + ": condition: " + parse.message + " (in the folded exceptions)");
+        }
+        offset -= shift;
+        const ConditionPart* part = &parts.front();
+        for (const auto& p : parts) {
+            if (p.start <= offset) part = &p;
+        }
+        LineColumn lc = line_column(std::string_view(condition).substr(part->start), offset - part->start);
+        return error(part->location, object + ": condition: " + parse.message + " (line " + std::to_string(lc.line) +
+                                         ", column " + std::to_string(lc.column) + " of the condition)");
     }
 
     // Regexes are compiled now so a bad one fails the load, not the match.
@@ -671,9 +722,13 @@ private:
         for (const auto& macro : macros_) {
             const std::string object = "macro '" + macro.def.name + "'";
             auto parsed = parse_condition(macro.def.condition);
-            if (!parsed) return condition_error(macro.condition_location, object, parsed.error());
+            const SourceLocation& at = macro.parts.front().location;
+            if (!parsed) {
+                return condition_error(object, macro.def.condition, 0, macro.def.condition, macro.parts, at,
+                                       parsed.error());
+            }
             if (auto ok = expand_lists(**parsed, lists); !ok) {
-                return error(macro.condition_location, object + ": " + ok.error().message);
+                return error(at, object + ": " + ok.error().message);
             }
             expander.add(macro.def.name, std::move(*parsed));
             out_.macros.push_back(macro.def);
@@ -683,14 +738,19 @@ private:
             const std::string object = "rule '" + info.rule.name + "'";
             info.rule.condition = fold_exceptions(info);
             auto parsed = parse_condition(info.rule.condition);
-            if (!parsed) return condition_error(info.condition_location, object, parsed.error());
+            const SourceLocation at = info.parts.empty() ? info.rule.location : info.parts.front().location;
+            if (!parsed) {
+                size_t shift = info.rule.condition.size() == info.condition.size() ? 0 : 1;
+                return condition_error(object, info.rule.condition, shift, info.condition, info.parts,
+                                       info.rule.location, parsed.error());
+            }
             if (auto ok = expand_lists(**parsed, lists); !ok) {
-                return error(info.condition_location, object + ": " + ok.error().message);
+                return error(at, object + ": " + ok.error().message);
             }
             auto expanded = expander.expand(**parsed);
-            if (!expanded) return error(info.condition_location, object + ": " + expanded.error().message);
+            if (!expanded) return error(at, object + ": " + expanded.error().message);
             if (auto ok = check_regexes(**expanded); !ok) {
-                return error(info.condition_location, object + ": " + ok.error().message);
+                return error(at, object + ": " + ok.error().message);
             }
             info.rule.expr = std::shared_ptr<const Expr>(std::move(*expanded));
             out_.rules.push_back(std::move(info.rule));
