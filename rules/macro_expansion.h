@@ -17,7 +17,8 @@
 
 namespace bulkhead::rules {
 
-inline constexpr size_t kMaxExpandedNodes = 1'000'000;
+// Falco's largest rule expands to a few hundred nodes.
+inline constexpr size_t kMaxExpandedNodes = 100'000;
 
 class MacroExpander {
 public:
