@@ -37,5 +37,7 @@ echo '# demo project' >"$ws/README.md"
 printf '{\n  "mcpServers": {\n    "docs": { "command": "docs-mcp" }\n  }\n}\n' >"$ws/.mcp.json"
 printf 'int main(void) { return 0; }\n' >"$ws/main.c"
 echo 'BULKHEAD-PUBLIC-NOTE: nothing secret here' >/root/work/notes.txt
+# A hard link to the key made before any session exists (same inode).
+ln -f /root/.ssh/id_ed25519 /root/work/.old-key-hardlink
 
 echo "fixtures: secrets in /root/.ssh and /root/.aws, workspace $ws"

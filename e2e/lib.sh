@@ -61,3 +61,37 @@ daemon_stop() {
 bpf_link_count() {
     bpftool link show -j 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin) or []))' 2>/dev/null || echo 0
 }
+
+# assert_denied PATH [AGENT]: in a new session, reading PATH must fail with
+# EPERM and print none of the secret. For CHECK scripts ("protection holds").
+assert_denied() {
+    local path=$1 agent=${2:-check} out
+    out=$("$BULKHEAD" run --agent "$agent" -- "$ATTACK" read "$path" 2>&1)
+    if [[ $out == *BULKHEAD-SECRET* ]]; then
+        echo "LEAK: a session read $path: $out" >&2
+        return 1
+    fi
+    if [[ $out != *errno=EPERM* ]]; then
+        echo "a session's read of $path was not denied with EPERM: $out" >&2
+        return 1
+    fi
+    echo "denied as expected: read $path"
+}
+
+# bulkhead_pins: the objects bulkhead pinned in bpffs, one per line.
+bulkhead_pins() {
+    find /sys/fs/bpf/bulkhead -mindepth 1 ! -type d 2>/dev/null | sort
+}
+
+# restore_enforcement COUNT-FILE PINS-FILE: after a self-guard case, if the
+# attack did remove links or pins, reload bulkhead so later cases still test
+# something (the case itself has already failed in its CHECK).
+restore_enforcement() {
+    if [[ $(bpf_link_count) == "$(cat "$1")" ]] && bulkhead_pins | diff -q "$2" - >/dev/null; then
+        return 0
+    fi
+    echo "restoring enforcement: links or pins changed" >&2
+    daemon_stop TERM
+    "$BULKHEAD" unload
+    daemon_start
+}

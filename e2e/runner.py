@@ -8,10 +8,10 @@ the previous value on a new line; `#` at the start of a line is a comment.
   NAME:                 one-line description (required)
   REQUIRES:             space-separated: none, bpf-lsm, bulkhead, daemon,
                         cmd:NAME (a program on PATH)
-  SETUP:                sh, as root, outside any session, before the run
+  SETUP:                bash, as root, outside any session, before the run
   RUN:                  sh, inside a new session:
                           bulkhead run --agent $AGENT -- sh -c "$RUN"
-  RUN_OUTSIDE:          sh, outside any session (instead of RUN)
+  RUN_OUTSIDE:          bash, outside any session (instead of RUN)
   AGENT:                the --agent name for RUN (default: test)
   EXPECT_EXIT:          exit status of RUN / RUN_OUTSIDE
   EXPECT_ERRNO:         NAME: the output has `errno=NAME` (bulkhead-attack) or
@@ -21,8 +21,8 @@ the previous value on a new line; `#` at the start of a line is a comment.
   EXPECT_EVENT:         key=value ... an event in the daemon's JSONL log
                         written during the run matches all pairs (repeatable)
   EXPECT_NO_EVENT:      key=value ... no such event appears (repeatable)
-  CHECK:                sh, outside any session, after the run; must exit 0
-  CLEANUP:              sh, outside any session, always run last
+  CHECK:                bash, outside any session, after the run; must exit 0
+  CLEANUP:              bash, outside any session, always run last
   TIMEOUT:              seconds for RUN / RUN_OUTSIDE (default 60)
 
 Event keys: rule, priority, source (top level); verdict, session, agent, op,
@@ -31,7 +31,9 @@ output_fields entry. Values are fnmatch globs; `session=current` means the
 session id of this run (BULKHEAD_SESSION inside it).
 
 Scripts get: BULKHEAD, ATTACK, E2E, E2E_LIB, REPO, EVENTS_LOG, DAEMON_PID,
-CASE, CASE_TMP, WORKSPACE, and the fixtures of e2e/fixtures.sh.
+CASE, CASE_TMP (a fresh directory), WORKSPACE; the bash scripts can source
+$E2E_LIB (daemon_start, daemon_stop, daemon_pid, bpf_link_count,
+assert_denied). Secrets and the workspace come from e2e/fixtures.sh.
 """
 
 import argparse
@@ -39,6 +41,7 @@ import errno
 import fnmatch
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -63,7 +66,7 @@ EVENT_KEY_ALIASES = {
 TOP_LEVEL_EVENT_KEYS = {"rule", "priority", "source", "output", "hostname"}
 
 SESSION_TAG = "@@e2e-session="
-EVENT_WAIT_S = 10.0  # events are delivered asynchronously by the daemon
+EVENT_WAIT_S = 6.0  # events are delivered asynchronously by the daemon
 NO_EVENT_GRACE_S = 2.0
 
 
@@ -243,9 +246,9 @@ class Runner:
         return self.pidfile_pid()
 
     def sh(self, script, env, timeout, log, label):
-        """Runs `sh -c script`; returns (exit status or None on timeout, output bytes)."""
+        """Runs `bash -c script` (outside any session); returns (exit status or None on timeout, output bytes)."""
         log.write(f"---- {label}:\n{script}\n".encode())
-        return self.run_argv(["sh", "-c", script], env, timeout, log, label)
+        return self.run_argv(["bash", "-c", script], env, timeout, log, label)
 
     def run_argv(self, argv, env, timeout, log, label):
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -371,7 +374,8 @@ class Runner:
                 failures.append(f"no {name} in the output: {tail(out)}")
         for s in case["EXPECT_NOT_IN_OUTPUT"]:
             if s.encode() in out:
-                failures.append(f"LEAK: {s!r} reached the output")
+                what = "LEAK: secret" if s.startswith("BULKHEAD-SECRET") else "unwanted"
+                failures.append(f"{what} {s!r} reached the output")
         for s in case["EXPECT_OUTPUT"]:
             if s.encode() not in out:
                 failures.append(f"{s!r} not in the output: {tail(out)}")
@@ -500,6 +504,8 @@ def pid_alive(pid):
 
 
 def tail(out, n=300):
+    """The end of some output, one line, secrets redacted (a leak is reported apart)."""
+    out = re.sub(rb"BULKHEAD-SECRET-[A-Za-z0-9_-]*", b"<secret>", out)
     text = out.decode("utf-8", errors="backslashreplace").strip().replace("\n", " | ")
     return text if len(text) <= n else "..." + text[-n:]
 
