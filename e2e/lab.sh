@@ -28,6 +28,7 @@ usage: e2e/lab.sh [options]
   --keep             after the run, open a shell in the guest (needs a
                      terminal; no timeout) and keep the initramfs staging tree
   --rebuild          prepare the lab again (kernel, initramfs) from scratch
+environment: LAB_TIMEOUT (as --timeout), LAB_APPEND (extra kernel arguments)
 EOF
 }
 
@@ -274,7 +275,7 @@ qemu=(
     -kernel "$vmlinuz" -initrd "$lab/initramfs.cpio.gz"
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$out,mount_tag=results,security_model=none,multidevs=remap"
-    -append "console=ttyS0 quiet lsm=lockdown,capability,landlock,bpf panic=-1"
+    -append "console=ttyS0 quiet lsm=lockdown,capability,landlock,bpf panic=-1${LAB_APPEND:+ $LAB_APPEND}"
 )
 
 log "booting $(basename "$vmlinuz") (mode=$mode, timeout=${timeout_s}s, console: $console)"
@@ -300,7 +301,7 @@ run_failure=
 if ((qemu_rc == 124 || qemu_rc == 137)); then
     run_failure="VM timed out after ${timeout_s}s and was killed (see $console)"
 elif grep -q 'Kernel panic' "$console"; then
-    run_failure="guest kernel panic: $(grep -m1 'Kernel panic' "$console" | tr -d '\r')"
+    run_failure="guest kernel panic: $(grep -m1 -o 'Kernel panic.*' "$console" | tr -d '\r')"
 elif [[ -f $out/fatal ]]; then
     run_failure="guest setup failed: $(cat "$out/fatal")"
 elif [[ ! -f $out/guest.rc ]]; then
@@ -309,6 +310,10 @@ elif [[ ! -f $out/results.txt ]]; then
     run_failure="guest.sh exited $(cat "$out/guest.rc") without writing results (see $console)"
 fi
 
+if [[ $mode == bench && -f $out/bench.txt ]]; then
+    echo "==== bench (median ns/op; compare ratios only; raw numbers in $out/bench.json) ===="
+    cat "$out/bench.txt"
+fi
 passed=0 failed=0 skipped=0
 echo "==== lab results ($mode) ===="
 if [[ -f $out/results.txt ]]; then
