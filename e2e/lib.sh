@@ -12,16 +12,20 @@ DAEMON_PIDFILE=$E2E_STATE/daemon.pid
 export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG
 
 # daemon_start [EXTRA-ARGS...]: start `bulkhead daemon` in the background and
-# wait (max 30 s) until `bulkhead status` answers. Returns 1 on failure, with
+# wait (DAEMON_WAIT, default 180 s: loading takes ~60 s under TCG) until
+# `bulkhead status` answers. Returns 1 on failure, with
 # the tail of the daemon's log on stderr.
 daemon_start() {
+    # LAB_DAEMON_ARGS (from e2e/lab.sh's environment): extra daemon arguments.
+    # shellcheck disable=SC2086
+    set -- ${LAB_DAEMON_ARGS:-} "$@"
     mkdir -p "$E2E_STATE" "$(dirname "$EVENTS_LOG")"
     echo "---- $(date +%T) bulkhead daemon --events-log $EVENTS_LOG $*" >>"$DAEMON_LOG"
     setsid "$BULKHEAD" daemon --events-log "$EVENTS_LOG" "$@" >>"$DAEMON_LOG" 2>&1 </dev/null &
-    local pid=$! i
+    local pid=$! deadline=$((SECONDS + ${DAEMON_WAIT:-180}))
     echo "$pid" >"$DAEMON_PIDFILE"
-    for ((i = 0; i < 300; i++)); do
-        if "$BULKHEAD" status >/dev/null 2>&1; then
+    while ((SECONDS < deadline)); do
+        if timeout 10 "$BULKHEAD" status >/dev/null 2>&1; then
             return 0
         fi
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -29,9 +33,9 @@ daemon_start() {
             tail -n 20 "$DAEMON_LOG" >&2
             return 1
         fi
-        sleep 0.1
+        sleep 0.2
     done
-    echo "daemon did not answer 'bulkhead status' within 30 s; its log:" >&2
+    echo "daemon did not answer 'bulkhead status' within ${DAEMON_WAIT:-180} s; its log:" >&2
     tail -n 20 "$DAEMON_LOG" >&2
     return 1
 }
@@ -39,7 +43,7 @@ daemon_start() {
 # daemon_pid: the pid `bulkhead status` reports, else the one we started.
 daemon_pid() {
     local pid
-    pid=$("$BULKHEAD" status 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
+    pid=$(timeout 10 "$BULKHEAD" status 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
     [[ -n $pid ]] || pid=$(cat "$DAEMON_PIDFILE" 2>/dev/null)
     echo "$pid"
 }

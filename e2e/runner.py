@@ -218,6 +218,7 @@ class Runner:
             "REPO": self.repo,
             "LAB_BUILD_DIR": self.build,
             "LAB_OUT": self.out,
+            "LAB_DAEMON_ARGS": os.environ.get("LAB_DAEMON_ARGS", ""),
             "EVENTS_LOG": self.events_log,
             "E2E_STATE": self.state,
             "WORKSPACE": "/root/work/repo",
@@ -283,10 +284,10 @@ class Runner:
         self.daemon_started = True
         print(f"runner: starting the daemon ({self.bulkhead})", flush=True)
         r = subprocess.run(["bash", "-c", '. "$E2E_LIB" && daemon_start'], env=self.env(),
-                           capture_output=True, text=True, errors="replace", timeout=60)
+                           capture_output=True, text=True, errors="replace", timeout=300)
         if r.returncode != 0:
-            self.daemon_error = "daemon did not start: " + " | ".join(
-                (r.stdout + r.stderr).strip().splitlines()[-5:])
+            lines = list(dict.fromkeys((r.stdout + r.stderr).strip().splitlines()))
+            self.daemon_error = "daemon did not start: " + " | ".join(lines[-4:])
             print(f"runner: {self.daemon_error}", flush=True)
         else:
             status = subprocess.run([self.bulkhead, "status"], capture_output=True, text=True,
@@ -469,7 +470,11 @@ class Runner:
             return 1
         for path in selected:
             start = time.monotonic()
-            stem, verdict, reason = self.run_case(path)
+            try:
+                stem, verdict, reason = self.run_case(path)
+            except Exception as e:  # a broken case or runner bug fails one case, not the run
+                stem = os.path.basename(path)[: -len(".case")]
+                verdict, reason = "FAIL", f"runner error: {type(e).__name__}: {e}"
             print(f"({time.monotonic() - start:.1f}s)", flush=True)
             self.record(stem, verdict, reason)
         self.stop_daemon()
