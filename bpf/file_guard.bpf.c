@@ -29,7 +29,7 @@ struct guard_walk {
 	__u32 agent_kind;
 	__u8 in_session;
 	__u8 found_root;
-	__u8 parent_has_patterns;
+	__u8 parent_flags;
 	__u8 pad;
 	struct bh_inode_key parent;
 	struct bh_guard_rule hit;
@@ -90,8 +90,8 @@ static long walk__step(__u32 level, struct guard_walk *w)
 			}
 			if (w->hit.verdict != before)
 				w->hit_key = key;
-			if (level == 1 && p->dir_patterns)
-				w->parent_has_patterns = 1;
+			if (level == 1)
+				w->parent_flags = p->dir_flags;
 		}
 	}
 	if (parent == d || !parent) {
@@ -167,7 +167,36 @@ static __always_inline void patterns__check(struct dentry *dentry, struct guard_
 		return;
 	bpf_probe_read_kernel(nb->name, BH_NAME_MAX, BPF_CORE_READ(dentry, d_name.name));
 
-	if (w->parent_has_patterns) {
+	if (w->parent_flags & BH_DIR_NAMES) {
+		struct bh_dir_name_key nk = {
+			.dev = w->parent.dev,
+			.ino = w->parent.ino,
+		};
+		struct bh_inode_policy *p;
+
+		if (len < BH_NAME_KEY_LEN) {
+			/* len < BH_NAME_KEY_LEN here; the mask proves it to the
+			 * verifier (the barrier stops clang from dropping it), and 63
+			 * bytes still end inside the key. */
+			__u32 n = len;
+
+			asm volatile("" : "+r"(n));
+			bpf_probe_read_kernel(nk.name, n & 63,
+					      BPF_CORE_READ(dentry, d_name.name));
+			p = bpf_map_lookup_elem(&dir_names, &nk);
+			if (p) {
+				for (int j = 0; j < BH_RULES_PER_OBJECT; j++) {
+					__u8 before = w->hit.verdict;
+
+					rule__consider(&w->hit, &p->rules[j], w->op, w->in_session,
+						       w->agent_kind);
+					if (w->hit.verdict != before)
+						w->hit_key = w->parent;
+				}
+			}
+		}
+	}
+	if (w->parent_flags & BH_DIR_GLOBS) {
 		struct bh_dir_patterns *dp = bpf_map_lookup_elem(&dir_patterns, &w->parent);
 
 		if (dp) {

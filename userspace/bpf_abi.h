@@ -23,6 +23,7 @@ static_assert(sizeof(bh_inode_policy) == 72);
 static_assert(sizeof(bh_leaf_glob) == 88);
 static_assert(sizeof(bh_dir_patterns) == 416);
 static_assert(sizeof(bh_name_key) == 64);
+static_assert(sizeof(bh_dir_name_key) == 80);
 static_assert(sizeof(bh_name_patterns) == 656);
 static_assert(sizeof(bh_file_event) == 72 + 48 + BH_PATH_BUF);
 static_assert(sizeof(bh_session_event) == 72 + 24 + BH_PATH_BUF);

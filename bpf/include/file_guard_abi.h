@@ -5,6 +5,9 @@
 
 #include "abi.h"
 
+/* Longest file or directory name a pattern or name key can hold, plus NUL. */
+#define BH_NAME_KEY_LEN 60
+
 /* Operations; must equal bulkhead::rules::FileOp in rules/kernel_policy.h. */
 #define BH_OP_READ (1u << 0)
 #define BH_OP_WRITE (1u << 1)
@@ -50,9 +53,13 @@ struct bh_inode_key {
 	__u64 ino;
 };
 
+/* inode_policy.dir_flags: what this directory anchors. */
+#define BH_DIR_GLOBS (1u << 0) /* dir_patterns holds leaf globs for it */
+#define BH_DIR_NAMES (1u << 1) /* dir_names holds exact leaf names in it */
+
 struct bh_inode_policy {
 	struct bh_guard_rule rules[BH_RULES_PER_OBJECT];
-	__u32 dir_patterns; /* 1: dir_patterns holds leaf patterns for this dir */
+	__u32 dir_flags;
 	__u32 pad;
 };
 
@@ -78,8 +85,17 @@ struct bh_dir_patterns {
 	struct bh_leaf_glob leaf[BH_PATTERNS_PER_KEY];
 };
 
+/* An exact name in a directory, e.g. `~/.bashrc`: protects whatever inode
+ * carries that name now or later (created, replaced, renamed into place).
+ * The value is a struct bh_inode_policy whose dir_flags are unused. */
+struct bh_dir_name_key {
+	__u64 dev;
+	__u64 ino;
+	char name[BH_NAME_KEY_LEN];
+	__u32 pad;
+};
+
 /* Patterns anchored anywhere (`**` /...): keyed by a name on the dentry chain. */
-#define BH_NAME_KEY_LEN 60
 
 enum bh_name_kind {
 	BH_NAME_LEAF = 1,   /* `**` + `/.mcp.json`: key is the leaf name */

@@ -89,6 +89,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dir_patterns SEC(".maps");
 
+/* Exact leaf names anchored at a directory inode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct bh_dir_name_key);
+	__type(value, struct bh_inode_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dir_names SEC(".maps");
+
 /* `**` patterns, keyed by a name on the dentry chain. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -52,16 +52,17 @@ static long path__step(__u32 i, struct path_walk *w)
 	if (d == w->root_dentry && (!w->mnt || path__vfsmount(w->mnt) == w->root_mnt))
 		return 1;
 	if (d == parent) {
-		struct mount *up;
+		/* Locals, not w->: CO-RE must not relocate our own struct. */
+		struct mount *m = w->mnt, *up;
 
-		if (!w->mnt) {
+		if (!m) {
 			w->flags |= BH_EVT_F_FS_RELATIVE;
 			return 1;
 		}
-		up = BPF_CORE_READ(w->mnt, mnt_parent);
-		if (up == w->mnt)
+		up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m)
 			return 1;
-		w->dentry = BPF_CORE_READ(w->mnt, mnt_mountpoint);
+		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
 		w->mnt = up;
 		return 0;
 	}

@@ -65,6 +65,10 @@ private:
     void restore_sessions();
     void save_sessions();
     guards::PlanInputs plan_inputs();
+    guards::FileMaps file_maps() const {
+        const auto& m = loader_->maps();
+        return {m.inode_policy, m.dir_patterns, m.dir_names, m.name_patterns, m.guard_config};
+    }
     bool reload(std::string* error);
     void rescan();
     void report_drops();
@@ -249,9 +253,7 @@ bool Daemon::reload(std::string* error) {
         *error = loaded.error().to_string();
         return false;
     }
-    const auto& m = loader_->maps();
-    std::string err = guards::apply_file_plan(loaded->plan, m.inode_policy, m.dir_patterns,
-                                              m.name_patterns, m.guard_config);
+    std::string err = guards::apply_file_plan(loaded->plan, file_maps());
     if (!err.empty()) {
         *error = err;
         return false;
@@ -279,9 +281,7 @@ void Daemon::rescan() {
     auto plan = replan(*policy_, plan_inputs());
     if (plan.fingerprint == policy_->plan.fingerprint || !plan.errors.empty())
         return;
-    const auto& m = loader_->maps();
-    std::string err = guards::apply_file_plan(plan, m.inode_policy, m.dir_patterns,
-                                              m.name_patterns, m.guard_config);
+    std::string err = guards::apply_file_plan(plan, file_maps());
     if (!err.empty()) {
         spdlog::error("{}", err);
         return;

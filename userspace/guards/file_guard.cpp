@@ -103,7 +103,11 @@ bool same_claim(const bh_guard_rule& a, const bh_guard_rule& b) {
 template <size_t N>
 int add_claim(bh_guard_rule (&slots)[N], const bh_guard_rule& r) {
     for (size_t i = 0; i < N; ++i) {
-        if (slots[i].verdict && slots[i].rule_id == r.rule_id) {
+        // Rename protection of an ancestor is the same claim whichever rule
+        // asked for it: one slot per verdict and scope.
+        bool shared_ancestor = r.match == BH_MATCH_ANCESTOR && slots[i].match == BH_MATCH_ANCESTOR &&
+                               same_claim<N>(slots[i], r);
+        if (slots[i].verdict && (slots[i].rule_id == r.rule_id || shared_ancestor)) {
             slots[i].ops |= r.ops;
             slots[i].match |= r.match;
             return static_cast<int>(i);
@@ -187,10 +191,38 @@ struct Planner {
             d.rules[free_slot] = r;
             d.leaf[free_slot] = g;
         }
-        claim_inode(p, key, bh_guard_rule{r.rule_id, 0, r.agent_kind, r.verdict, r.scope, 0, 0},
-                    dir);
-        plan.inodes[key].dir_patterns = 1;
+        anchor(p, key, dir, r, BH_DIR_GLOBS);
+    }
+
+    // The directory itself gets an entry (so the walk sees its flags) and its
+    // ancestors cannot be renamed away.
+    void anchor(const FileProtection& p, const bh_inode_key& key, const std::string& dir,
+                const bh_guard_rule& r, __u32 flag) {
+        plan.inodes[key].dir_flags |= flag;  // the walk reads the flags here
         claim_ancestors(p, dir + "/x", r);
+    }
+
+    void add_dir_name(const FileProtection& p, const std::string& dir, const std::string& leaf,
+                      bh_guard_rule r, std::string* fp) {
+        bh_inode_key key;
+        if (!stat_key(dir, &key)) {
+            plan.pending.push_back(dir + "/" + leaf);
+            *fp += "?" + dir + ";";
+            return;
+        }
+        *fp += dir + "=" + std::to_string(key.dev) + ":" + std::to_string(key.ino) + ";";
+        if (leaf.size() >= BH_NAME_KEY_LEN)
+            return error(p, "file name '" + leaf + "' is longer than " +
+                                std::to_string(BH_NAME_KEY_LEN - 1) + " bytes");
+        bh_dir_name_key nk{};
+        nk.dev = key.dev;
+        nk.ino = key.ino;
+        std::memcpy(nk.name, leaf.data(), leaf.size());
+        r.match = BH_MATCH_EXACT;
+        if (add_claim(plan.dir_names[nk].rules, r) < 0)
+            return error(p, "more than " + std::to_string(BH_RULES_PER_OBJECT) +
+                                " distinct rules protect " + dir + "/" + leaf);
+        anchor(p, key, dir, r, BH_DIR_NAMES);
     }
 
     void add_anywhere_pattern(const FileProtection& p, const std::string& pattern, bh_guard_rule r) {
@@ -274,7 +306,7 @@ struct Planner {
                 claim_inode(p, key, r, path);
             }
             if (!leaf.empty() && !has_star(leaf))
-                add_dir_pattern(p, dir, leaf, r, fp);
+                add_dir_name(p, dir, leaf, r, fp);
             else if (!exists)
                 plan.pending.push_back(path);
         }
@@ -350,15 +382,17 @@ FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& i
     return std::move(p.plan);
 }
 
-std::string apply_file_plan(const FilePlan& plan, int inode_fd, int dir_fd, int name_fd,
-                            int config_fd) {
-    // Dir patterns and names before the inode entries that point at them.
-    if (auto e = write_map(dir_fd, plan.dirs, "dir_patterns"); !e.empty())
+std::string apply_file_plan(const FilePlan& plan, const FileMaps& m) {
+    // Patterns and names before the inode entries that point at them.
+    if (auto e = write_map(m.dir_patterns, plan.dirs, "dir_patterns"); !e.empty())
         return e;
-    if (auto e = write_map(name_fd, plan.names, "name_patterns"); !e.empty())
+    if (auto e = write_map(m.dir_names, plan.dir_names, "dir_names"); !e.empty())
         return e;
-    if (auto e = write_map(inode_fd, plan.inodes, "inode_policy"); !e.empty())
+    if (auto e = write_map(m.name_patterns, plan.names, "name_patterns"); !e.empty())
         return e;
+    if (auto e = write_map(m.inode_policy, plan.inodes, "inode_policy"); !e.empty())
+        return e;
+    int config_fd = m.guard_config;
     __u32 zero = 0;
     bh_config cfg{};
     if (bpf_map_lookup_elem(config_fd, &zero, &cfg) != 0)
@@ -368,9 +402,10 @@ std::string apply_file_plan(const FilePlan& plan, int inode_fd, int dir_fd, int 
     cfg.policy_gen += 1;
     if (bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY) != 0)
         return std::string("file-guard: cannot write guard_config: ") + std::strerror(errno);
-    delete_stale<bh_inode_key>(inode_fd, plan.inodes);
-    delete_stale<bh_name_key>(name_fd, plan.names);
-    delete_stale<bh_inode_key>(dir_fd, plan.dirs);
+    delete_stale<bh_inode_key>(m.inode_policy, plan.inodes);
+    delete_stale<bh_name_key>(m.name_patterns, plan.names);
+    delete_stale<bh_dir_name_key>(m.dir_names, plan.dir_names);
+    delete_stale<bh_inode_key>(m.dir_patterns, plan.dirs);
     return "";
 }
 

@@ -39,9 +39,16 @@ struct RuleInfo {
     std::string verdict;  // "deny" or "audit"
 };
 
+struct DirNameKeyLess {
+    bool operator()(const bh_dir_name_key& a, const bh_dir_name_key& b) const {
+        return std::memcmp(&a, &b, sizeof(a)) < 0;
+    }
+};
+
 struct FilePlan {
     std::map<bh_inode_key, bh_inode_policy, InodeKeyLess> inodes;
     std::map<bh_inode_key, bh_dir_patterns, InodeKeyLess> dirs;
+    std::map<bh_dir_name_key, bh_inode_policy, DirNameKeyLess> dir_names;
     std::map<bh_name_key, bh_name_patterns, NameKeyLess> names;
     std::vector<RuleInfo> rules;       // rule_id - 1 indexes this
     std::vector<std::string> pending;  // targets whose path does not exist yet
@@ -70,7 +77,13 @@ std::vector<std::string> host_homes();
 FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& in);
 
 // Writes the plan into the maps. Returns an error message, or "" on success.
-std::string apply_file_plan(const FilePlan& plan, int inode_fd, int dir_fd, int name_fd,
-                            int config_fd);
+struct FileMaps {
+    int inode_policy = -1;
+    int dir_patterns = -1;
+    int dir_names = -1;
+    int name_patterns = -1;
+    int guard_config = -1;
+};
+std::string apply_file_plan(const FilePlan& plan, const FileMaps& maps);
 
 }  // namespace bulkhead::guards

@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -30,9 +31,11 @@ constexpr long kBpfFsMagic = 0xcafe4a11;
 int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list ap) {
     if (level == LIBBPF_DEBUG)
         return 0;
-    char buf[4096];
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    std::string line(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
+    // Verifier logs arrive as one message of many KiB; keep all of it.
+    char* buf = nullptr;
+    int n = vasprintf(&buf, fmt, ap);
+    std::string line(n > 0 ? buf : "", n > 0 ? static_cast<size_t>(n) : 0);
+    free(buf);
     while (!line.empty() && line.back() == '\n')
         line.pop_back();
     if (level == LIBBPF_WARN)
@@ -150,7 +153,12 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
     }
 
     for (auto& o : l->objects_) {
-        if (int err = o->load(); err)
+        auto t0 = std::chrono::steady_clock::now();
+        int err = o->load();
+        spdlog::info("loader: {}: loaded and verified in {} ms", o->name,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - t0).count());
+        if (err)
             throw FatalError(o->name + ": failed to load: " + std::strerror(-err) +
                              (err == -EPERM ? " (is 'bpf' in /sys/kernel/security/lsm? run "
                                               "`bulkhead doctor`)"
@@ -166,6 +174,7 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
         .agent_exes = map_fd(l->objects_[0]->obj, "agent_exes"),
         .inode_policy = map_fd(l->objects_[0]->obj, "inode_policy"),
         .dir_patterns = map_fd(l->objects_[0]->obj, "dir_patterns"),
+        .dir_names = map_fd(l->objects_[0]->obj, "dir_names"),
         .name_patterns = map_fd(l->objects_[0]->obj, "name_patterns"),
         .protected_tgids = map_fd(l->objects_[0]->obj, "protected_tgids"),
     };
@@ -199,14 +208,16 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
                                                errno) +
                                  " (is 'bpf' in /sys/kernel/security/lsm?)");
             std::string pin = link_pin(opts.pin_root, o->name, bpf_program__name(p));
-            std::string tmp = pin + ".new";
+            std::string tmp = pin + "_new";  // bpffs refuses names with dots
             ::unlink(tmp.c_str());
             int err = bpf_link__pin(link, tmp.c_str());
-            if (!err && ::rename(tmp.c_str(), pin.c_str()) != 0)
-                err = -errno;
+            if (err) {
+                bpf_link__destroy(link);
+                throw FatalError(errno_message("loader: failed to pin link at " + tmp, -err));
+            }
             bpf_link__destroy(link);  // the pin holds the link now
-            if (err)
-                throw FatalError(errno_message("loader: failed to pin link " + pin, -err));
+            if (::rename(tmp.c_str(), pin.c_str()) != 0)
+                throw FatalError(errno_message("loader: failed to move pin " + tmp + " to " + pin, errno));
         }
     }
     l->state_ = adopted && !opts.replace ? LoadState::kAdopted : LoadState::kFresh;

@@ -22,6 +22,7 @@ struct MapFds {
     int agent_exes = -1;
     int inode_policy = -1;
     int dir_patterns = -1;
+    int dir_names = -1;
     int name_patterns = -1;
     int protected_tgids = -1;
 };
