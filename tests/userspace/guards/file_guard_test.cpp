@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "guards/file_guard.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace bulkhead::guards {
+namespace {
+
+namespace fs = std::filesystem;
+using rules::FileProtection;
+using rules::KernelPolicy;
+using rules::KernelScope;
+using rules::KernelVerdict;
+using rules::TargetKind;
+
+class FilePlanTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        root_ = fs::temp_directory_path() / ("bulkhead-plan-" + std::to_string(getpid()));
+        fs::create_directories(root_ / "home/alice/.ssh");
+        fs::create_directories(root_ / "home/alice/.aws");
+        std::ofstream(root_ / "home/alice/.ssh/id_ed25519") << "secret";
+        inputs_.homes = {(root_ / "home/alice").string()};
+        inputs_.agent_kinds = {{"claude", 1}};
+    }
+    void TearDown() override { fs::remove_all(root_); }
+
+    static bh_inode_key key_of(const fs::path& p) {
+        struct stat st{};
+        EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+        return {kernel_dev(st.st_dev), st.st_ino};
+    }
+
+    FileProtection rule(std::vector<rules::FileTarget> targets, uint32_t ops = rules::kOpRead) {
+        FileProtection p;
+        p.rule = "R";
+        p.file = "t.yaml";
+        p.line = 7;
+        p.ops = ops;
+        p.targets = std::move(targets);
+        return p;
+    }
+
+    fs::path root_;
+    PlanInputs inputs_;
+};
+
+TEST_F(FilePlanTest, ExistingPathIsProtectedByInodeAndByName) {
+    KernelPolicy pol{{rule({{TargetKind::kPath, "~/.ssh/id_ed25519"}})}};
+    FilePlan plan = plan_file_policy(pol, inputs_);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+
+    auto file = plan.inodes.find(key_of(root_ / "home/alice/.ssh/id_ed25519"));
+    ASSERT_NE(file, plan.inodes.end());
+    EXPECT_EQ(file->second.rules[0].rule_id, 1u);
+    EXPECT_EQ(file->second.rules[0].match, BH_MATCH_EXACT);
+    EXPECT_EQ(file->second.rules[0].verdict, BH_VERDICT_DENY);
+    EXPECT_EQ(file->second.rules[0].scope, BH_SCOPE_SESSIONS);
+    EXPECT_EQ(file->second.rules[0].ops, close_ops(BH_OP_READ));
+
+    // The parent anchors the name, so a replacement file is covered too.
+    auto dir = plan.inodes.find(key_of(root_ / "home/alice/.ssh"));
+    ASSERT_NE(dir, plan.inodes.end());
+    EXPECT_TRUE(dir->second.dir_flags & BH_DIR_NAMES);
+    EXPECT_EQ(dir->second.rules[0].match, BH_MATCH_ANCESTOR);
+    EXPECT_EQ(dir->second.rules[0].ops, BH_OP_RENAME);
+    ASSERT_EQ(plan.dir_names.size(), 1u);
+    EXPECT_STREQ(plan.dir_names.begin()->first.name, "id_ed25519");
+    EXPECT_EQ(plan.rules.at(0).name, "R");
+}
+
+TEST_F(FilePlanTest, MissingPathIsPendingAndStillNamed) {
+    KernelPolicy pol{{rule({{TargetKind::kPath, "~/.aws/credentials"}})}};
+    FilePlan plan = plan_file_policy(pol, inputs_);
+    ASSERT_TRUE(plan.errors.empty());
+    ASSERT_EQ(plan.dir_names.size(), 1u);
+    EXPECT_STREQ(plan.dir_names.begin()->first.name, "credentials");
+
+    std::ofstream(root_ / "home/alice/.aws/credentials") << "x";
+    FilePlan again = plan_file_policy(pol, inputs_);
+    EXPECT_NE(again.fingerprint, plan.fingerprint) << "a created target must change the plan";
+    EXPECT_TRUE(again.inodes.count(key_of(root_ / "home/alice/.aws/credentials")));
+}
+
+TEST_F(FilePlanTest, SubtreeAndPatterns) {
+    KernelPolicy pol{{rule({{TargetKind::kSubtree, "~/.aws"},
+                            {TargetKind::kPattern, "~/.ssh/id_*"},
+                            {TargetKind::kPattern, "**/.git/hooks/*"},
+                            {TargetKind::kPattern, "**/.mcp.json"}},
+                           rules::kOpWrite)}};
+    FilePlan plan = plan_file_policy(pol, inputs_);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+    auto aws = plan.inodes.at(key_of(root_ / "home/alice/.aws"));
+    EXPECT_EQ(aws.rules[0].match, BH_MATCH_SUBTREE);
+
+    auto ssh = plan.dirs.at(key_of(root_ / "home/alice/.ssh"));
+    EXPECT_STREQ(ssh.leaf[0].prefix, "id_");
+    EXPECT_EQ(ssh.leaf[0].star, 1);
+    EXPECT_EQ(plan.name_pattern_count, 2u);
+
+    bh_name_key hooks{};
+    hooks.kind = BH_NAME_PARENT;
+    std::strcpy(hooks.name, "hooks");
+    ASSERT_TRUE(plan.names.count(hooks));
+    EXPECT_STREQ(plan.names.at(hooks).grandparent[0], ".git");
+    bh_name_key mcp{};
+    mcp.kind = BH_NAME_LEAF;
+    std::strcpy(mcp.name, ".mcp.json");
+    EXPECT_TRUE(plan.names.count(mcp));
+}
+
+struct RejectCase {
+    rules::FileTarget target;
+    KernelVerdict verdict;
+    std::string message;
+};
+
+TEST_F(FilePlanTest, RejectsWhatTheKernelCannotHold) {
+    const RejectCase cases[] = {
+        {{TargetKind::kPattern, "~/.ssh/id_*_*"}, KernelVerdict::kDeny, "more than one '*'"},
+        {{TargetKind::kPattern, "**/*.pem"}, KernelVerdict::kDeny, "must be literal"},
+        {{TargetKind::kPattern, "**/a/b/c/d"}, KernelVerdict::kDeny, "at most two directory names"},
+        {{TargetKind::kPattern, "/etc/*/x"}, KernelVerdict::kDeny, "only supported in the last component"},
+        {{TargetKind::kPath, "relative/path"}, KernelVerdict::kDeny, "not an absolute path"},
+        {{TargetKind::kPath, "/" + std::string(5000, 'a')}, KernelVerdict::kDeny, "longer than PATH_MAX"},
+        {{TargetKind::kPath, "/etc/shadow"}, KernelVerdict::kAsk, "needs the ask broker"},
+    };
+    for (const auto& c : cases) {
+        auto r = rule({c.target});
+        r.verdict = c.verdict;
+        FilePlan plan = plan_file_policy(KernelPolicy{{r}}, inputs_);
+        ASSERT_EQ(plan.errors.size(), 1u) << c.target.target;
+        EXPECT_NE(plan.errors[0].find("t.yaml:7: rule 'R'"), std::string::npos) << plan.errors[0];
+        EXPECT_NE(plan.errors[0].find(c.message), std::string::npos) << plan.errors[0];
+    }
+}
+
+TEST_F(FilePlanTest, ScopesAndUnknownAgent) {
+    auto host = rule({{TargetKind::kPath, "~/.ssh/id_ed25519"}});
+    host.scope = KernelScope::kHost;
+    auto agent = rule({{TargetKind::kPath, "~/.ssh/id_ed25519"}});
+    agent.scope = KernelScope::kAgent;
+    agent.agent = "claude";
+    FilePlan plan = plan_file_policy(KernelPolicy{{host, agent}}, inputs_);
+    ASSERT_TRUE(plan.errors.empty());
+    EXPECT_EQ(plan.host_rules, 1u);
+    auto e = plan.inodes.at(key_of(root_ / "home/alice/.ssh/id_ed25519"));
+    EXPECT_EQ(e.rules[0].scope, BH_SCOPE_HOST);
+    EXPECT_EQ(e.rules[1].scope, BH_SCOPE_AGENT);
+    EXPECT_EQ(e.rules[1].agent_kind, 1u);
+
+    agent.agent = "nobody";
+    plan = plan_file_policy(KernelPolicy{{agent}}, inputs_);
+    ASSERT_EQ(plan.errors.size(), 1u);
+    EXPECT_NE(plan.errors[0].find("agent 'nobody' is not a known agent kind"), std::string::npos);
+}
+
+TEST(CloseOps, ReadAndWriteCannotBeSidestepped) {
+    EXPECT_EQ(close_ops(BH_OP_READ), BH_OP_READ | BH_OP_MMAP | BH_OP_LINK | BH_OP_RENAME);
+    uint32_t w = close_ops(BH_OP_WRITE);
+    for (uint32_t op : {BH_OP_CREATE, BH_OP_LINK, BH_OP_RENAME, BH_OP_UNLINK, BH_OP_SETATTR})
+        EXPECT_TRUE(w & op) << op;
+    EXPECT_FALSE(w & BH_OP_READ);
+}
+
+TEST(KernelDev, ConvertsGlibcEncoding) {
+    EXPECT_EQ(kernel_dev(makedev(8, 1)), (8ull << 20) | 1);
+    EXPECT_EQ(kernel_dev(makedev(259, 70000)), (259ull << 20) | 70000);
+}
+
+}  // namespace
+}  // namespace bulkhead::guards
