@@ -13,7 +13,8 @@
  *  3. name_patterns: `**` patterns keyed by the leaf name or the parent's
  *     name: `**` + `/.mcp.json`, and any leaf under `.git/hooks`.
  * The strongest verdict wins (deny over audit). A walk deeper than
- * BH_MAX_DEPTH cannot prove the object is unprotected, so a session is denied.
+ * BH_MAX_DEPTH, or from a disconnected dentry on a device with subtree
+ * protections, cannot prove the object is unprotected: a session is denied.
  */
 #include "lib/path.h"
 
@@ -30,7 +31,7 @@ struct guard_walk {
 	__u8 in_session;
 	__u8 found_root;
 	__u8 parent_flags;
-	__u8 pad;
+	__u8 disconnected;
 	struct bh_inode_key parent;
 	struct bh_guard_rule hit;
 	struct bh_inode_key hit_key;
@@ -96,6 +97,10 @@ static long walk__step(__u32 level, struct guard_walk *w)
 	}
 	if (parent == d || !parent) {
 		w->found_root = 1;
+		/* A dentry from open_by_handle_at (or NFS export) may hang off
+		 * an anonymous root instead of the filesystem's own. */
+		if (d != BPF_CORE_READ(d, d_sb, s_root))
+			w->disconnected = 1;
 		return 1;
 	}
 	w->dentry = parent;
@@ -287,6 +292,18 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 		}
 	}
 	(void)steps;
+	if (w.disconnected && w.in_session && w.hit.verdict < BH_VERDICT_DENY) {
+		__u64 dev = BPF_CORE_READ(dentry, d_sb, s_dev);
+
+		/* Its ancestors are unknown; on a device where ancestry decides
+		 * protection, a session gets no benefit of the doubt. */
+		if (bpf_map_lookup_elem(&ancestor_devs, &dev)) {
+			stats__inc(BH_STAT_DISCONNECTED);
+			flags |= BH_EVT_F_DISCONNECTED;
+			__builtin_memset(&w.hit, 0, sizeof(w.hit));
+			w.hit.verdict = BH_VERDICT_DENY;
+		}
+	}
 	if (!w.hit.verdict)
 		return 0;
 
@@ -308,7 +325,9 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 
 		if (inode)
 			inode__key(inode, &k);
-		e->dev = k.dev;
+		/* The superblock's dev even when the object does not exist yet:
+		 * userspace finds the mount point of fs-relative paths by it. */
+		e->dev = BPF_CORE_READ(dentry, d_sb, s_dev);
 		e->ino = k.ino;
 	}
 	task = bpf_get_current_task_btf();

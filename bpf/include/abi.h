@@ -29,6 +29,7 @@ enum bh_event_kind {
 #define BH_EVT_F_PATH_TRUNCATED (1u << 0)  /* path longer than BH_PATH_MAX */
 #define BH_EVT_F_FS_RELATIVE (1u << 1)     /* path relative to its filesystem */
 #define BH_EVT_F_DEPTH_EXCEEDED (1u << 2)  /* ancestor walk hit BH_MAX_DEPTH */
+#define BH_EVT_F_DISCONNECTED (1u << 3)    /* dentry not connected to its root */
 
 struct bh_event_header {
 	__u32 kind;
@@ -74,6 +75,7 @@ enum bh_stat {
 	BH_STAT_DENIED,
 	BH_STAT_AUDITED,
 	BH_STAT_DEPTH_EXCEEDED,   /* walks that hit BH_MAX_DEPTH (denied in sessions) */
+	BH_STAT_DISCONNECTED,     /* walks from a disconnected dentry (denied in sessions) */
 	BH_STAT_PATH_TRUNCATED,
 	BH_STAT_STORAGE_FAILED,   /* task storage could not be created */
 	BH_STAT_SESSIONS_DISCOVERED,

@@ -80,6 +80,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } inode_policy SEC(".maps");
 
+/* Devices holding objects protected through their ancestors (subtrees and
+ * directory anchors): a disconnected dentry on them cannot be cleared. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ancestor_devs SEC(".maps");
+
 /* Leaf-name patterns anchored at a directory inode. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

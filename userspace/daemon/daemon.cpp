@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "bpf_abi.h"
 #include "control/protocol.h"
@@ -67,7 +68,8 @@ private:
     guards::PlanInputs plan_inputs();
     guards::FileMaps file_maps() const {
         const auto& m = loader_->maps();
-        return {m.inode_policy, m.dir_patterns, m.dir_names, m.name_patterns, m.guard_config};
+        return {m.inode_policy, m.dir_patterns, m.dir_names, m.name_patterns, m.ancestor_devs,
+                m.guard_config};
     }
     bool reload(std::string* error);
     void rescan();
@@ -342,8 +344,29 @@ void Daemon::handle_event(const void* data, size_t size) {
     publish(std::move(*e));
 }
 
+// Inode hooks see no vfsmount, so their paths stop at the filesystem's
+// root; the mount table says where that filesystem is mounted.
+std::string mount_prefixed(uint64_t kdev, const std::string& fs_path) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line, want = std::to_string(kdev >> 20) + ":" + std::to_string(kdev & 0xfffff);
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string id, parent, devno, root, mnt;
+        f >> id >> parent >> devno >> root >> mnt;
+        if (devno != want)
+            continue;
+        if (root == "/")
+            return (mnt == "/" ? "" : mnt) + fs_path;
+        if (fs_path.rfind(root + "/", 0) == 0)
+            return mnt + fs_path.substr(root.size());
+    }
+    return fs_path;
+}
+
 void Daemon::publish(events::Event e) {
     e.level = kLevel;
+    if (e.kind == "file" && e.path_fs_relative && e.dev)
+        e.path = mount_prefixed(e.dev, e.path);
     if (e.container_id.empty() && e.tgid)
         e.container_id = session::container_id_of(e.tgid);
     if (e.kind == "file" && policy_) {

@@ -172,6 +172,23 @@ struct Planner {
         std::string why;
         if (!make_glob(leaf, &g, &why))
             return error(p, why);
+        // What matches today is also protected by inode, so another name for
+        // it (a hard link made before the policy) cannot reach it.
+        std::error_code ec;
+        std::string prefix(g.prefix, g.prefix_len), suffix(g.suffix, g.suffix_len);
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            std::string name = e.path().filename().string();
+            if (name.size() < prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) ||
+                name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+                continue;
+            bh_inode_key file;
+            if (!stat_key(e.path().string(), &file))
+                continue;
+            *fp += e.path().string() + "=" + std::to_string(file.dev) + ":" + std::to_string(file.ino) + ";";
+            bh_guard_rule exact = r;
+            exact.match = BH_MATCH_EXACT;
+            claim_inode(p, file, exact, e.path().string());
+        }
         auto& d = plan.dirs[key];
         int free_slot = -1;
         for (int i = 0; i < BH_PATTERNS_PER_KEY; ++i) {
@@ -199,6 +216,7 @@ struct Planner {
     void anchor(const FileProtection& p, const bh_inode_key& key, const std::string& dir,
                 const bh_guard_rule& r, __u32 flag) {
         plan.inodes[key].dir_flags |= flag;  // the walk reads the flags here
+        plan.ancestor_devs[key.dev] = 1;
         claim_ancestors(p, dir + "/x", r);
     }
 
@@ -296,6 +314,7 @@ struct Planner {
                 }
                 r.match = BH_MATCH_SUBTREE;
                 claim_inode(p, key, r, path);
+                plan.ancestor_devs[key.dev] = 1;
                 claim_ancestors(p, path, r);
                 continue;
             }
@@ -392,6 +411,8 @@ std::string apply_file_plan(const FilePlan& plan, const FileMaps& m) {
         return e;
     if (auto e = write_map(m.inode_policy, plan.inodes, "inode_policy"); !e.empty())
         return e;
+    if (auto e = write_map(m.ancestor_devs, plan.ancestor_devs, "ancestor_devs"); !e.empty())
+        return e;
     int config_fd = m.guard_config;
     __u32 zero = 0;
     bh_config cfg{};
@@ -406,6 +427,7 @@ std::string apply_file_plan(const FilePlan& plan, const FileMaps& m) {
     delete_stale<bh_name_key>(m.name_patterns, plan.names);
     delete_stale<bh_dir_name_key>(m.dir_names, plan.dir_names);
     delete_stale<bh_inode_key>(m.dir_patterns, plan.dirs);
+    delete_stale<__u64>(m.ancestor_devs, plan.ancestor_devs);
     return "";
 }
 

@@ -50,6 +50,7 @@ struct FilePlan {
     std::map<bh_inode_key, bh_dir_patterns, InodeKeyLess> dirs;
     std::map<bh_dir_name_key, bh_inode_policy, DirNameKeyLess> dir_names;
     std::map<bh_name_key, bh_name_patterns, NameKeyLess> names;
+    std::map<__u64, __u32> ancestor_devs;  // devices where ancestry decides protection
     std::vector<RuleInfo> rules;       // rule_id - 1 indexes this
     std::vector<std::string> pending;  // targets whose path does not exist yet
     std::vector<std::string> errors;   // policy the kernel cannot hold; load fails
@@ -82,6 +83,7 @@ struct FileMaps {
     int dir_patterns = -1;
     int dir_names = -1;
     int name_patterns = -1;
+    int ancestor_devs = -1;
     int guard_config = -1;
 };
 std::string apply_file_plan(const FilePlan& plan, const FileMaps& maps);

@@ -176,6 +176,7 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
         .dir_patterns = map_fd(l->objects_[0]->obj, "dir_patterns"),
         .dir_names = map_fd(l->objects_[0]->obj, "dir_names"),
         .name_patterns = map_fd(l->objects_[0]->obj, "name_patterns"),
+        .ancestor_devs = map_fd(l->objects_[0]->obj, "ancestor_devs"),
         .protected_tgids = map_fd(l->objects_[0]->obj, "protected_tgids"),
     };
     __u32 zero = 0;
@@ -231,7 +232,10 @@ Loader::~Loader() = default;
 
 int unload(const std::string& pin_root) {
     std::error_code ec;
-    if (!fs::exists(pin_root, ec))
+    bool exists = fs::exists(pin_root, ec);
+    if (ec)  // e.g. EPERM from the self guard inside a session: never "nothing to do"
+        throw FatalError("unload: cannot read " + pin_root + ": " + ec.message());
+    if (!exists)
         return 0;
     int removed = 0;
     // Links first: enforcement stops at once, then the maps go.
@@ -239,7 +243,10 @@ int unload(const std::string& pin_root) {
         fs::path dir = pin_root + sub;
         if (!fs::exists(dir, ec))
             continue;
-        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        fs::directory_iterator it(dir, ec);
+        if (ec)
+            throw FatalError("unload: cannot list " + dir.string() + ": " + ec.message());
+        for (const auto& entry : it) {
             if (entry.is_directory())
                 continue;
             if (::unlink(entry.path().c_str()) != 0)

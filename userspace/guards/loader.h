@@ -24,6 +24,7 @@ struct MapFds {
     int dir_patterns = -1;
     int dir_names = -1;
     int name_patterns = -1;
+    int ancestor_devs = -1;
     int protected_tgids = -1;
 };
 
