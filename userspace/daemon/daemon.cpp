@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "bpf_abi.h"
@@ -102,6 +103,7 @@ private:
     std::deque<json> recent_;
     std::ofstream events_log_;
     std::string hostname_;
+    std::set<std::string> agent_exes_;  // "path=ino" already announced
     uint64_t drops_reported_ = 0;
     uint64_t decode_errors_ = 0;
     bool stop_ = false;
@@ -153,6 +155,7 @@ void Daemon::setup_agents() {
     int fd = loader_->maps().agent_exes;
     auto homes = guards::host_homes();
     std::map<bh_inode_key, bh_agent_exe, guards::InodeKeyLess> want;
+    std::set<std::string> seen;
     for (const auto& a : opts_.config.agents) {
         uint32_t kind = sessions_.agent_kind(a.name);
         for (const auto& exe : a.executables) {
@@ -168,7 +171,9 @@ void Daemon::setup_agents() {
                     continue;
                 bh_inode_key k{kernel_dev(st.st_dev), st.st_ino};
                 want[k] = bh_agent_exe{kind, 0};
-                spdlog::info("sessions: exec of {} starts a '{}' session", p, a.name);
+                if (!agent_exes_.count(p + "=" + std::to_string(k.ino)))
+                    spdlog::info("sessions: exec of {} starts a '{}' session", p, a.name);
+                seen.insert(p + "=" + std::to_string(k.ino));
             }
         }
     }
@@ -185,6 +190,7 @@ void Daemon::setup_agents() {
         bpf_map_update_elem(fd, &k, &v, BPF_ANY);
     for (const auto& k : stale)
         bpf_map_delete_elem(fd, &k);
+    agent_exes_ = std::move(seen);
 }
 
 // Sessions outlive a daemon restart: the kernel still has them in
@@ -280,6 +286,7 @@ bool Daemon::reload(std::string* error) {
 void Daemon::rescan() {
     if (!policy_)
         return;
+    setup_agents();  // agents get installed and upgraded while we run
     auto plan = replan(*policy_, plan_inputs());
     if (plan.fingerprint == policy_->plan.fingerprint || !plan.errors.empty())
         return;
@@ -326,8 +333,8 @@ void Daemon::handle_event(const void* data, size_t size) {
     if (e->kind == "session") {
         session::Session s;
         s.id = e->session;
-        s.agent_kind = 0;
-        s.agent = e->agent;
+        s.agent_kind = e->agent_kind;
+        s.agent = sessions_.agent_name(e->agent_kind).value_or("unknown");
         s.start_unix_ns = e->time_unix_ns;
         s.leader_pid = e->tgid;
         s.uid = e->uid;

@@ -14,6 +14,7 @@ void fill_header(Event& e, const bh_event_header& h) {
     e.ts_boot_ns = h.ts_ns;
     e.time_unix_ns = boot_to_unix_ns(h.ts_ns);
     e.session = h.session_id;
+    e.agent_kind = h.agent_kind;
     e.cgroup_id = h.cgroup_id;
     e.pid = h.pid;
     e.tgid = h.tgid;

@@ -20,6 +20,7 @@ struct Event {
     int64_t time_unix_ns = 0;
     uint64_t session = 0;
     std::string agent;
+    uint32_t agent_kind = 0; // the kernel's number for `agent`
     uint64_t cgroup_id = 0;
     uint32_t pid = 0, tgid = 0, ppid = 0, uid = 0, gid = 0;
     std::string comm;
