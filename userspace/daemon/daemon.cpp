@@ -67,11 +67,6 @@ private:
     void restore_sessions();
     void save_sessions();
     guards::PlanInputs plan_inputs();
-    guards::FileMaps file_maps() const {
-        const auto& m = loader_->maps();
-        return {m.inode_policy, m.dir_patterns, m.dir_names, m.name_patterns, m.ancestor_devs,
-                m.guard_config};
-    }
     bool reload(std::string* error);
     void rescan();
     void report_drops();
@@ -261,7 +256,7 @@ bool Daemon::reload(std::string* error) {
         *error = loaded.error().to_string();
         return false;
     }
-    std::string err = guards::apply_file_plan(loaded->plan, file_maps());
+    std::string err = guards::apply_file_plan(loaded->plan, loader_->maps());
     if (!err.empty()) {
         *error = err;
         return false;
@@ -290,7 +285,7 @@ void Daemon::rescan() {
     auto plan = replan(*policy_, plan_inputs());
     if (plan.fingerprint == policy_->plan.fingerprint || !plan.errors.empty())
         return;
-    std::string err = guards::apply_file_plan(plan, file_maps());
+    std::string err = guards::apply_file_plan(plan, loader_->maps());
     if (!err.empty()) {
         spdlog::error("{}", err);
         return;

@@ -50,6 +50,15 @@ const char* self_op_name(uint32_t op) {
     return "unknown";
 }
 
+// A record must hold the whole struct its kind announces.
+template <typename T>
+bool whole(size_t size, const char* what, std::string* why) {
+    if (size >= sizeof(T))
+        return true;
+    *why = std::string(what) + " event of " + std::to_string(size) + " bytes is truncated";
+    return false;
+}
+
 }  // namespace
 
 std::string op_name(uint32_t ops) {
@@ -171,10 +180,8 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
     fill_header(e, h);
     switch (h.kind) {
     case BH_EVT_FILE: {
-        if (size < sizeof(bh_file_event)) {
-            *why = "file event of " + std::to_string(size) + " bytes is truncated";
+        if (!whole<bh_file_event>(size, "file", why))
             return std::nullopt;
-        }
         auto* f = static_cast<const bh_file_event*>(data);
         e.kind = "file";
         e.op = op_name(f->op);
@@ -189,10 +196,8 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
         return e;
     }
     case BH_EVT_SESSION_START: {
-        if (size < sizeof(bh_session_event)) {
-            *why = "session event of " + std::to_string(size) + " bytes is truncated";
+        if (!whole<bh_session_event>(size, "session", why))
             return std::nullopt;
-        }
         auto* s = static_cast<const bh_session_event*>(data);
         e.kind = "session";
         e.rule = "Session started";
@@ -207,10 +212,8 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
         return e;
     }
     case BH_EVT_SELF_GUARD: {
-        if (size < sizeof(bh_self_event)) {
-            *why = "self-guard event of " + std::to_string(size) + " bytes is truncated";
+        if (!whole<bh_self_event>(size, "self-guard", why))
             return std::nullopt;
-        }
         auto* s = static_cast<const bh_self_event*>(data);
         e.kind = "self-guard";
         e.op = self_op_name(s->op);

@@ -401,7 +401,7 @@ FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& i
     return std::move(p.plan);
 }
 
-std::string apply_file_plan(const FilePlan& plan, const FileMaps& m) {
+std::string apply_file_plan(const FilePlan& plan, const MapFds& m) {
     // Patterns and names before the inode entries that point at them.
     if (auto e = write_map(m.dir_patterns, plan.dirs, "dir_patterns"); !e.empty())
         return e;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf_abi.h"
+#include "guards/loader.h"
 #include "rules/kernel_policy.h"
 
 namespace bulkhead::guards {
@@ -78,14 +79,6 @@ std::vector<std::string> host_homes();
 FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& in);
 
 // Writes the plan into the maps. Returns an error message, or "" on success.
-struct FileMaps {
-    int inode_policy = -1;
-    int dir_patterns = -1;
-    int dir_names = -1;
-    int name_patterns = -1;
-    int ancestor_devs = -1;
-    int guard_config = -1;
-};
-std::string apply_file_plan(const FilePlan& plan, const FileMaps& maps);
+std::string apply_file_plan(const FilePlan& plan, const MapFds& maps);
 
 }  // namespace bulkhead::guards
