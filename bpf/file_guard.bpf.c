@@ -263,7 +263,6 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 	struct guard_walk w = {};
 	struct bh_file_event *e;
 	struct task_struct *task;
-	long steps;
 	int err;
 
 	if (!cfg || !dentry)
@@ -276,7 +275,7 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 	w.op = op;
 	w.in_session = s != 0;
 	w.agent_kind = s ? s->agent_kind : 0;
-	steps = bpf_loop(BH_MAX_DEPTH, walk__step, &w, 0);
+	bpf_loop(BH_MAX_DEPTH, walk__step, &w, 0);
 	patterns__check(dentry, &w, cfg);
 
 	__u32 flags = 0;
@@ -291,7 +290,6 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 			w.hit.verdict = BH_VERDICT_DENY;
 		}
 	}
-	(void)steps;
 	if (w.disconnected && w.in_session && w.hit.verdict < BH_VERDICT_DENY) {
 		__u64 dev = BPF_CORE_READ(dentry, d_sb, s_dev);
 

@@ -31,6 +31,7 @@
 #include "events/event.h"
 #include "guards/file_guard.h"
 #include "guards/loader.h"
+#include "guards/map_keys.h"
 #include "policy.h"
 #include "session/sessions.h"
 
@@ -124,15 +125,8 @@ void Daemon::load_guards() {
     loader_ = guards::Loader::load(lo);
     // The daemon is off limits to every session: signals and ptrace.
     int fd = loader_->maps().protected_tgids;
-    __u32 key{}, next{}, one = 1;
-    std::vector<__u32> old;
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        old.push_back(next);
-        key = next;
-        prev = &key;
-    }
-    for (auto k : old)
+    __u32 one = 1;
+    for (auto k : guards::map_keys<__u32>(fd))
         bpf_map_delete_elem(fd, &k);
     __u32 self = static_cast<__u32>(getpid());
     if (bpf_map_update_elem(fd, &self, &one, BPF_ANY) != 0)
@@ -172,19 +166,12 @@ void Daemon::setup_agents() {
             }
         }
     }
-    bh_inode_key key{}, next{};
-    void* prev = nullptr;
-    std::vector<bh_inode_key> stale;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        if (!want.count(next))
-            stale.push_back(next);
-        key = next;
-        prev = &key;
-    }
+    auto before = guards::map_keys<bh_inode_key>(fd);
     for (const auto& [k, v] : want)
         bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-    for (const auto& k : stale)
-        bpf_map_delete_elem(fd, &k);
+    for (const auto& k : before)
+        if (!want.count(k))
+            bpf_map_delete_elem(fd, &k);
     agent_exes_ = std::move(seen);
 }
 
@@ -216,11 +203,9 @@ void Daemon::restore_sessions() {
     // Anything in the kernel map the file does not know stays enforced and
     // is listed, with what the kernel knows.
     int fd = loader_->maps().session_by_cg;
-    __u64 key = 0, next = 0;
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    for (auto cg : guards::map_keys<__u64>(fd)) {
         bh_session s{};
-        if (bpf_map_lookup_elem(fd, &next, &s) == 0 && !sessions_.find(s.id)) {
+        if (bpf_map_lookup_elem(fd, &cg, &s) == 0 && !sessions_.find(s.id)) {
             session::Session x;
             x.id = s.id;
             x.agent_kind = s.agent_kind;
@@ -229,8 +214,6 @@ void Daemon::restore_sessions() {
             x.origin = "run";
             sessions_.add(std::move(x));
         }
-        key = next;
-        prev = &key;
     }
 }
 

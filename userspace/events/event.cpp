@@ -107,12 +107,7 @@ std::string escape_path(std::string_view raw) {
     };
     for (size_t i = 0; i < raw.size();) {
         unsigned char c = raw[i];
-        if (c == '\\') {
-            esc(c);
-            ++i;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7f) {
+        if (c == '\\' || c < 0x20 || c == 0x7f) {
             esc(c);
             ++i;
             continue;

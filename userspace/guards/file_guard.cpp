@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "guards/file_guard.h"
+#include "guards/map_keys.h"
 
 #include <bpf/bpf.h>
 #include <sys/stat.h>
@@ -92,7 +93,6 @@ bool make_name_key(__u32 kind, const std::string& name, bh_name_key* key, std::s
     return true;
 }
 
-template <size_t N>
 bool same_claim(const bh_guard_rule& a, const bh_guard_rule& b) {
     return a.verdict == b.verdict && a.scope == b.scope && a.agent_kind == b.agent_kind;
 }
@@ -106,7 +106,7 @@ int add_claim(bh_guard_rule (&slots)[N], const bh_guard_rule& r) {
         // Rename protection of an ancestor is the same claim whichever rule
         // asked for it: one slot per verdict and scope.
         bool shared_ancestor = r.match == BH_MATCH_ANCESTOR && slots[i].match == BH_MATCH_ANCESTOR &&
-                               same_claim<N>(slots[i], r);
+                               same_claim(slots[i], r);
         if (slots[i].verdict && (slots[i].rule_id == r.rule_id || shared_ancestor)) {
             slots[i].ops |= r.ops;
             slots[i].match |= r.match;
@@ -120,7 +120,7 @@ int add_claim(bh_guard_rule (&slots)[N], const bh_guard_rule& r) {
         }
     }
     for (size_t i = 0; i < N; ++i) {
-        if (same_claim<N>(slots[i], r) && slots[i].match == r.match) {
+        if (same_claim(slots[i], r) && slots[i].match == r.match) {
             slots[i].ops |= r.ops;
             return static_cast<int>(i);
         }
@@ -376,17 +376,9 @@ std::string write_map(int fd, const Map& want, const char* name) {
 
 template <typename Key, typename Map>
 void delete_stale(int fd, const Map& want) {
-    Key k{}, next{};
-    std::vector<Key> stale;
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        if (!want.count(next))
-            stale.push_back(next);
-        k = next;
-        prev = &k;
-    }
-    for (const auto& s : stale)
-        bpf_map_delete_elem(fd, &s);
+    for (const auto& k : map_keys<Key>(fd))
+        if (!want.count(k))
+            bpf_map_delete_elem(fd, &k);
 }
 
 }  // namespace
