@@ -274,6 +274,18 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["agent.dropped"] = e.count;
     if (!e.detail.empty())
         f["agent.detail"] = e.detail;
+    if (!e.workspace.empty())
+        f["agent.workspace"] = e.workspace;
+    if (!e.tool_use_id.empty()) {
+        f["agent.tool_use_id"] = e.tool_use_id;
+        f["agent.tool_name"] = e.tool_name;
+    }
+    if (e.risk)
+        f["agent.risk"] = e.risk;
+    // A rule's own output fields win over the defaults above.
+    for (auto it = e.output_fields.begin(); it != e.output_fields.end(); ++it)
+        f[it.key()] = it.value();
+    std::string line = e.output.empty() ? output_line(e) : e.output;
     return nlohmann::json{
         {"time", rfc3339_ns(e.time_unix_ns)},
         {"rule", e.rule},
@@ -281,7 +293,7 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         {"source", "bulkhead"},
         {"tags", e.tags},
         {"hostname", hostname},
-        {"output", rfc3339_ns(e.time_unix_ns) + ": " + e.priority + " " + output_line(e)},
+        {"output", rfc3339_ns(e.time_unix_ns) + ": " + e.priority + " " + line},
         {"output_fields", f},
     };
 }

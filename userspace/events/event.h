@@ -43,6 +43,16 @@ struct Event {
     uint64_t count = 0;      // drops: how many were lost
     std::string level;       // enforcement level in force
     std::string detail;      // extra words for humans
+
+    // Filled by the userspace rule engine when a rule fires on the event.
+    std::string output;      // the rule's output, %fields substituted ("" = default line)
+    nlohmann::json output_fields = nlohmann::json::object();  // typed, by Falco field name
+    int risk = 0;            // risk the rule added to the session
+    std::string action;      // the rule's action: audit, block, ask, kill, promote
+    // Session context (daemon's session table, agent hooks).
+    std::string workspace;
+    std::string tool_use_id;
+    std::string tool_name;
 };
 
 // Decodes one ring-buffer record. Returns nullopt (and fills *why) when the
