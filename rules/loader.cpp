@@ -18,6 +18,7 @@
 #include <re2/re2.h>
 
 #include "rules/kernel_compiler.h"
+#include "rules/type_check.h"
 #include "rules/lexer.h"
 #include "rules/list_expansion.h"
 #include "rules/macro_expansion.h"
@@ -751,6 +752,14 @@ private:
             if (!expanded) return error(at, object + ": " + expanded.error().message);
             if (auto ok = check_regexes(**expanded); !ok) {
                 return error(at, object + ": " + ok.error().message);
+            }
+            if (info.rule.source != "syscall") {
+                // Plugin fields (ct.*, k8s audit's ka.*) are not ours to check.
+                info.rule.unsupported = "source '" + info.rule.source + "' is a plugin source bulkhead does not provide";
+            } else {
+                auto typed = type_check(**expanded);
+                if (!typed) return error(at, object + ": " + typed.error().message);
+                info.rule.unsupported = typed->unsupported;
             }
             info.rule.expr = std::shared_ptr<const Expr>(std::move(*expanded));
             out_.rules.push_back(std::move(info.rule));

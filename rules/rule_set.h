@@ -76,6 +76,9 @@ struct Rule {
     bool enabled = true;
     std::vector<std::string> tags;
     SourceLocation location;  // where the rule was first defined
+    // Why the userspace evaluator cannot run the condition ("" when it can):
+    // it names a Falco field bulkhead's events do not carry.
+    std::string unsupported;
 };
 
 struct RuleSet {

@@ -9,6 +9,9 @@
 #pragma once
 
 #include "rules/ast.h"
+#include "rules/evaluator.h"
+#include "rules/field_map.h"
+#include "rules/fields.h"
 #include "rules/kernel_compiler.h"
 #include "rules/kernel_policy.h"
 #include "rules/loader.h"
