@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "syslog/transport.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace bulkhead::exporters {
+
+std::string octet_frame(const std::string& message) {
+    return std::to_string(message.size()) + " " + message;
+}
+
+namespace {
+
+std::string errno_text(const std::string& what, int err) {
+    return what + ": " + std::strerror(err);
+}
+
+std::string peer_name(const TransportOptions& o) {
+    return o.kind + "://" + o.host + ":" + std::to_string(o.port);
+}
+
+void set_timeouts(int fd, std::chrono::milliseconds timeout) {
+    timeval tv{};
+    tv.tv_sec = timeout.count() / 1000;
+    tv.tv_usec = (timeout.count() % 1000) * 1000;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+// Resolves and connects within the timeout; a connected fd or an error.
+Result<int> connect_to(const TransportOptions& o, int socktype) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    addrinfo* res = nullptr;
+    std::string port = std::to_string(o.port);
+    if (int rc = getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res); rc != 0)
+        return Error{"syslog: cannot resolve " + o.host + ": " + gai_strerror(rc)};
+    std::string last = "no address";
+    int fd = -1;
+    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            last = std::strerror(errno);
+            continue;
+        }
+        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc != 0 && errno == EINPROGRESS) {
+            pollfd p{fd, POLLOUT, 0};
+            rc = poll(&p, 1, static_cast<int>(o.timeout.count()));
+            int soerr = 0;
+            socklen_t len = sizeof soerr;
+            if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
+                rc = 0;
+            else
+                errno = rc == 0 ? ETIMEDOUT : soerr ? soerr : errno;
+            if (rc != 0)
+                rc = -1;
+        }
+        if (rc == 0) {
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            set_timeouts(fd, o.timeout);
+            freeaddrinfo(res);
+            return fd;
+        }
+        last = std::strerror(errno);
+        ::close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return Error{"syslog: cannot connect to " + peer_name(o) + ": " + last};
+}
+
+bool send_all(int fd, const std::string& data, int* err) {
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *err = n < 0 ? errno : EPIPE;
+            return false;
+        }
+        off += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+// A syslog receiver never sends application data, so a readable socket with
+// nothing to read means the peer closed: reconnect before writing into a
+// connection whose bytes would be lost.
+bool peer_closed(int fd) {
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+class UdpTransport : public Transport {
+public:
+    explicit UdpTransport(TransportOptions o) : o_(std::move(o)) {}
+    ~UdpTransport() override { close(); }
+    Result<void> send(const std::string& message) override {
+        if (fd_ < 0) {
+            auto fd = connect_to(o_, SOCK_DGRAM);
+            if (!fd)
+                return Error{fd.error()};
+            fd_ = *fd;
+        }
+        if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL) < 0)
+            return Error{errno_text("syslog: send to " + peer_name(o_), errno)};
+        return {};
+    }
+    void close() override {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    TransportOptions o_;
+    int fd_ = -1;
+};
+
+class UnixTransport : public Transport {
+public:
+    explicit UnixTransport(TransportOptions o) : o_(std::move(o)) {}
+    ~UnixTransport() override { close(); }
+    Result<void> send(const std::string& message) override {
+        if (fd_ < 0) {
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            if (o_.socket_path.size() >= sizeof addr.sun_path)
+                return Error{"syslog: socket path too long: " + o_.socket_path};
+            std::memcpy(addr.sun_path, o_.socket_path.c_str(), o_.socket_path.size());
+            fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (fd_ < 0)
+                return Error{errno_text("syslog: socket", errno)};
+            set_timeouts(fd_, o_.timeout);
+            if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+                int err = errno;
+                close();
+                return Error{errno_text("syslog: cannot connect to " + o_.socket_path, err)};
+            }
+        }
+        // A blocking send with SO_SNDTIMEO: a full receiver delays, then fails.
+        if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL) < 0)
+            return Error{errno_text("syslog: send to " + o_.socket_path, errno)};
+        return {};
+    }
+    void close() override {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    TransportOptions o_;
+    int fd_ = -1;
+};
+
+class TcpTransport : public Transport {
+public:
+    explicit TcpTransport(TransportOptions o) : o_(std::move(o)) {}
+    ~TcpTransport() override { close(); }
+    Result<void> send(const std::string& message) override {
+        if (fd_ >= 0 && peer_closed(fd_))
+            close();
+        if (fd_ < 0) {
+            auto fd = connect_to(o_, SOCK_STREAM);
+            if (!fd)
+                return Error{fd.error()};
+            fd_ = *fd;
+        }
+        int err = 0;
+        if (!send_all(fd_, octet_frame(message), &err))
+            return Error{errno_text("syslog: send to " + peer_name(o_), err)};
+        return {};
+    }
+    void close() override {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    TransportOptions o_;
+    int fd_ = -1;
+};
+
+std::string ssl_errors() {
+    std::string out;
+    while (unsigned long e = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        out += (out.empty() ? "" : "; ") + std::string(buf);
+    }
+    return out.empty() ? "unknown TLS error" : out;
+}
+
+class TlsTransport : public Transport {
+public:
+    explicit TlsTransport(TransportOptions o) : o_(std::move(o)) {}
+    ~TlsTransport() override {
+        close();
+        if (ctx_)
+            SSL_CTX_free(ctx_);
+    }
+
+    Result<void> check() override {
+        if (ctx_)
+            return {};
+        SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx)
+            return Error{"syslog: TLS: " + ssl_errors()};
+        // RFC 9662 moves syslog to forward-secret suites: TLS 1.2 at least,
+        // OpenSSL's defaults (1.3 preferred) above that.
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        const auto& t = o_.tls;
+        bool ok = true;
+        std::string what;
+        if (!t.ca_file.empty() || !t.ca_path.empty()) {
+            ok = SSL_CTX_load_verify_locations(ctx, t.ca_file.empty() ? nullptr : t.ca_file.c_str(),
+                                               t.ca_path.empty() ? nullptr : t.ca_path.c_str()) == 1;
+            what = "cannot load CA " + (t.ca_file.empty() ? t.ca_path : t.ca_file);
+        } else {
+            ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
+            what = "cannot load the system CA paths";
+        }
+        if (ok && !t.cert_file.empty()) {
+            ok = SSL_CTX_use_certificate_chain_file(ctx, t.cert_file.c_str()) == 1;
+            what = "cannot load client certificate " + t.cert_file;
+            if (ok) {
+                ok = SSL_CTX_use_PrivateKey_file(ctx, t.key_file.c_str(), SSL_FILETYPE_PEM) == 1 &&
+                     SSL_CTX_check_private_key(ctx) == 1;
+                what = "cannot load client key " + t.key_file + " (or it does not match the certificate)";
+            }
+        }
+        if (!ok) {
+            std::string err = ssl_errors();
+            SSL_CTX_free(ctx);
+            return Error{"syslog: TLS: " + what + ": " + err};
+        }
+        SSL_CTX_set_verify(ctx, t.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+        ctx_ = ctx;
+        return {};
+    }
+
+    Result<void> send(const std::string& message) override {
+        if (ssl_ && closed_by_peer())
+            close();
+        if (!ssl_)
+            if (auto r = connect(); !r)
+                return r;
+        std::string frame = octet_frame(message);
+        size_t off = 0;
+        while (off < frame.size()) {
+            size_t written = 0;
+            if (SSL_write_ex(ssl_, frame.data() + off, frame.size() - off, &written) != 1)
+                return Error{"syslog: TLS write to " + peer_name(o_) + ": " + ssl_errors()};
+            off += written;
+        }
+        return {};
+    }
+
+    void close() override {
+        if (ssl_) {
+            SSL_shutdown(ssl_);  // close_notify first, as RFC 5425 §4.4 asks
+            SSL_free(ssl_);
+            ssl_ = nullptr;
+        }
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    Result<void> connect() {
+        if (auto r = check(); !r)
+            return r;
+        auto fd = connect_to(o_, SOCK_STREAM);
+        if (!fd)
+            return Error{fd.error()};
+        fd_ = *fd;
+        ssl_ = SSL_new(ctx_);
+        SSL_set_fd(ssl_, fd_);
+        std::string name = o_.tls.server_name.empty() ? o_.host : o_.tls.server_name;
+        in6_addr ip{};
+        bool is_ip = inet_pton(AF_INET, name.c_str(), &ip) == 1 || inet_pton(AF_INET6, name.c_str(), &ip) == 1;
+        if (is_ip) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str());
+        } else {
+            SSL_set_tlsext_host_name(ssl_, name.c_str());
+            SSL_set1_host(ssl_, name.c_str());
+        }
+        if (SSL_connect(ssl_) != 1) {
+            long vr = SSL_get_verify_result(ssl_);
+            std::string why = vr != X509_V_OK ? std::string("certificate verification failed: ") +
+                                                    X509_verify_cert_error_string(vr)
+                                              : ssl_errors();
+            close();
+            return Error{"syslog: TLS handshake with " + peer_name(o_) + " (" + name + "): " + why};
+        }
+        return {};
+    }
+
+    // Reads what the server sent (TLS 1.3 session tickets, close_notify)
+    // without blocking: true when the connection is gone.
+    bool closed_by_peer() {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 0) != 1)
+            return false;
+        if (p.revents & (POLLHUP | POLLERR))
+            return true;
+        int flags = fcntl(fd_, F_GETFL);
+        fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+        bool gone = false;
+        char buf[256];
+        for (;;) {
+            int n = SSL_read(ssl_, buf, sizeof buf);
+            if (n > 0)
+                continue;  // a syslog server has nothing to say; ignore it
+            int e = SSL_get_error(ssl_, n);
+            gone = e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+            break;
+        }
+        ERR_clear_error();
+        fcntl(fd_, F_SETFL, flags);
+        return gone;
+    }
+
+    TransportOptions o_;
+    SSL_CTX* ctx_ = nullptr;
+    SSL* ssl_ = nullptr;
+    int fd_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_transport(const TransportOptions& options) {
+    if (options.kind == "udp")
+        return std::make_unique<UdpTransport>(options);
+    if (options.kind == "tcp")
+        return std::make_unique<TcpTransport>(options);
+    if (options.kind == "tls")
+        return std::make_unique<TlsTransport>(options);
+    return std::make_unique<UnixTransport>(options);
+}
+
+}  // namespace bulkhead::exporters
