@@ -407,6 +407,7 @@ Result<std::vector<Segment>> parse_output(const std::string& output) {
 }  // namespace
 
 struct CompiledRule {
+    bool evaluated = false;  // false: output only (the kernel evaluates it)
     std::vector<std::unique_ptr<Check>> checks;
     Node root;
     std::vector<Segment> output;
@@ -436,30 +437,37 @@ Result<Evaluator> Evaluator::build(std::shared_ptr<const RuleSet> rules, std::ve
     }
     ev.compiled_.resize(list.size());
     std::unordered_map<std::string, std::vector<size_t>> typed;
-    for (size_t i = 0; i < list.size() && i < include.size(); ++i) {
-        if (!include[i]) continue;
+    for (size_t i = 0; i < list.size(); ++i) {
         const Rule& rule = list[i];
+        const bool evaluated = i < include.size() && include[i];
+        // Outputs of every runnable rule compile, so the daemon can render the
+        // output of a rule the kernel enforced.
+        if (!evaluated && !(rule.enabled && rule.unsupported.empty())) continue;
         auto where = [&](const Error& e) {
             return Error{rule.location, "rule '" + rule.name + "': " + e.message};
         };
         if (!rule.unsupported.empty()) return where(Error{{}, "unsupported: " + rule.unsupported});
         if (!rule.expr) return where(Error{{}, "has no condition"});
         auto compiled = std::make_unique<CompiledRule>();
-        Compiler compiler{&compiled->checks};
-        auto root = compiler.compile(*rule.expr);
-        if (!root) return where(root.error());
-        compiled->root = std::move(*root);
         auto output = parse_output(rule.output);
         if (!output) return where(output.error());
         compiled->output = std::move(*output);
-        ev.memory_bytes_ += compiler.bytes + sizeof(CompiledRule) + rule.output.size();
-        if (auto types = event_types(*rule.expr)) {
-            for (const auto& type : *types) typed[type].push_back(i);
-        } else {
-            ev.any_.push_back(i);
+        ev.memory_bytes_ += sizeof(CompiledRule) + rule.output.size();
+        if (evaluated) {
+            Compiler compiler{&compiled->checks};
+            auto root = compiler.compile(*rule.expr);
+            if (!root) return where(root.error());
+            compiled->root = std::move(*root);
+            compiled->evaluated = true;
+            ev.memory_bytes_ += compiler.bytes;
+            if (auto types = event_types(*rule.expr)) {
+                for (const auto& type : *types) typed[type].push_back(i);
+            } else {
+                ev.any_.push_back(i);
+            }
+            ++ev.compiled_count_;
         }
         ev.compiled_[i] = std::move(compiled);
-        ++ev.compiled_count_;
     }
     for (auto& [type, indexes] : typed) {
         std::vector<size_t> merged;

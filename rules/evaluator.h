@@ -37,9 +37,10 @@ struct RenderedOutput {
 
 class Evaluator {
 public:
-    // Compiles rules[i] for every i with include[i] (empty: every enabled
-    // rule the evaluator supports). Fails when a rule's output names an
-    // unknown field, or when an included rule is unsupported.
+    // Evaluates rules[i] for every i with include[i] (empty: every enabled
+    // rule the evaluator supports); compiles the output of every enabled,
+    // supported rule. Fails when an output names an unknown field, or when
+    // an included rule is unsupported.
     static Result<Evaluator> build(std::shared_ptr<const RuleSet> rules, std::vector<bool> include = {});
 
     // Which rules the daemon evaluates: enabled, supported, and not already
@@ -58,6 +59,7 @@ public:
     RenderedOutput render(size_t rule, const FieldSource& event) const;
 
     const RuleSet& rules() const { return *rules_; }
+    // Rules evaluate() runs.
     size_t compiled_rules() const { return compiled_count_; }
     // Approximate heap bytes held by the compiled rules (for the benchmark).
     size_t memory_bytes() const { return memory_bytes_; }

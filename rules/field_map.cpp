@@ -12,7 +12,7 @@ std::string FieldMap::key_of(const FieldRef& field) {
     return key;
 }
 
-Result<FieldMap> FieldMap::from_json(const nlohmann::json& object) {
+Result<FieldMap> FieldMap::from_json(const nlohmann::json& object, bool skip_unknown) {
     if (!object.is_object()) return Error{{}, "an event must be a map of field names to values"};
     FieldMap map;
     for (auto it = object.begin(); it != object.end(); ++it) {
@@ -26,7 +26,10 @@ Result<FieldMap> FieldMap::from_json(const nlohmann::json& object) {
         }
         FieldRef ref;
         std::string why;
-        if (!resolve_field(name, arg, has_arg, &ref, &why)) return Error{{}, "event: " + why};
+        if (!resolve_field(name, arg, has_arg, &ref, &why)) {
+            if (skip_unknown) continue;
+            return Error{{}, "event: " + why};
+        }
         const nlohmann::json& v = it.value();
         if (v.is_null()) continue;  // recorded events write absent fields as null
         Entry entry;

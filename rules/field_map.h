@@ -22,9 +22,10 @@ namespace bulkhead::rules {
 
 class FieldMap final : public FieldSource {
 public:
-    // Fails on a key that is not a field bulkhead knows, or a value whose
-    // JSON type cannot be the field's type ("proc.pid": "abc").
-    static Result<FieldMap> from_json(const nlohmann::json& object);
+    // Fails on a key that is not a field bulkhead knows (unless
+    // `skip_unknown`, for recorded events that carry extra keys), or a value
+    // whose JSON type cannot be the field's type ("proc.pid": "abc").
+    static Result<FieldMap> from_json(const nlohmann::json& object, bool skip_unknown = false);
 
     bool get(const FieldRef& field, FieldValue* out) const override;
 

@@ -12,6 +12,7 @@
 #include "doctor/doctor.h"
 #include "error.h"
 #include "guards/loader.h"
+#include "rules_tool.h"
 #include "session/run.h"
 
 using namespace bulkhead;
@@ -82,8 +83,35 @@ int main(int argc, char** argv) {
         "  Example: systemctl stop bulkhead && bulkhead unload");
     unload->add_option("--pin-root", pin_root, "Where the objects are pinned")->capture_default_str();
 
-    auto* rules_cmd = app.add_subcommand("rules", "Work with rule files");
+    auto* rules_cmd = app.add_subcommand("rules", "Work with rule files (no daemon or root needed)");
     auto* reload = rules_cmd->add_subcommand("reload", "Ask the daemon to reload its rules");
+    std::vector<std::string> rule_files, case_files;
+    bool rules_json = false, coverage = false;
+    std::string rule_name;
+    auto* validate = rules_cmd->add_subcommand(
+        "validate",
+        "Load rule files (in order, as the daemon would) and report each rule's placement:\n"
+        "  kernel (enforced by the BPF guards), userspace (evaluated on events), unsupported\n"
+        "  (with the field that stops it) or disabled. Exit 1 on the first error, with file:line:column.\n"
+        "  Example: bulkhead rules validate /usr/share/bulkhead/rules/agents.yaml my-rules.yaml");
+    validate->add_option("files", rule_files, "Rule files")->required();
+    validate->add_flag("--json", rules_json, "Machine-readable report");
+    auto* rules_test = rules_cmd->add_subcommand(
+        "test",
+        "Run the rules on recorded or hand-written events and check which rules fire.\n"
+        "  Cases: a YAML list of {name, event: {field: value}, expect: [rules], misses: [rules]};\n"
+        "  `recorded:` takes a line of `bulkhead events --json` instead of `event:`.\n"
+        "  Example: bulkhead rules test agents.yaml --cases agents.cases.yaml --coverage");
+    rules_test->add_option("files", rule_files, "Rule files")->required();
+    rules_test->add_option("--cases", case_files, "Case files (repeatable)")->required();
+    rules_test->add_flag("--coverage", coverage,
+                         "Fail unless every evaluated rule has a triggering and a near-miss case");
+    auto* explain = rules_cmd->add_subcommand(
+        "explain",
+        "Show a rule after list and macro expansion, the event types it runs on, and what\n"
+        "  the kernel enforces for it. Example: bulkhead rules explain 'Read SSH private key'");
+    explain->add_option("rule", rule_name, "Rule name")->required();
+    explain->add_option("--rules", rule_files, "Rule files (default: the shipped agents.yaml)");
     rules_cmd->require_subcommand(1);
 
     CLI11_PARSE(app, argc, argv);
@@ -134,6 +162,15 @@ int main(int argc, char** argv) {
             return commands::unload(pin_root);
         if (*reload)
             return commands::reload(socket);
+        if (*validate)
+            return rules_tool::validate(rule_files, rules_json);
+        if (*rules_test)
+            return rules_tool::test(rule_files, case_files, coverage);
+        if (*explain) {
+            if (rule_files.empty())
+                rule_files.push_back(config::default_rules_file());
+            return rules_tool::explain(rule_files, rule_name);
+        }
     } catch (const FatalError& e) {
         std::cerr << "bulkhead: " << e.what() << "\n";
         return e.exit_code();

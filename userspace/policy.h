@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct LoadedPolicy {
     rules::KernelCompilation compiled;
     guards::FilePlan plan;
     std::map<std::string, std::vector<std::string>> tags;  // rule name → tags
+    // Runs the userspace rules on events; renders every rule's output.
+    std::shared_ptr<const rules::Evaluator> evaluator;
 };
 
 // Returns an error text naming file:line and the rule on any failure.

@@ -25,6 +25,9 @@ struct Event {
     uint32_t pid = 0, tgid = 0, ppid = 0, uid = 0, gid = 0;
     std::string comm;
     std::string exe;
+    std::string cmdline;     // proc.cmdline: name and arguments (from /proc, best effort)
+    std::string pname;       // parent's comm
+    std::string cwd;
     std::string container_id;
 
     uint32_t rule_id = 0;    // kernel rule id, resolved to `rule` by the daemon

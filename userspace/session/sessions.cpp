@@ -22,6 +22,7 @@ nlohmann::json to_json(const Session& s) {
         {"state", s.state},
         {"origin", s.origin},
         {"denied", s.denied},
+        {"risk", s.risk},
         {"audited", s.audited},
     };
 }

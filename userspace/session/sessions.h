@@ -27,6 +27,7 @@ struct Session {
     std::string origin;        // "run" or "discovered"
     uint64_t denied = 0;
     uint64_t audited = 0;
+    int64_t risk = 0;          // sum of the `risk` of the rules that fired
 };
 
 nlohmann::json to_json(const Session& s);

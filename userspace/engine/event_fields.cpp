@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "engine/event_fields.h"
+
+#include <pwd.h>
+#include <grp.h>
+
+namespace bulkhead::engine {
+
+namespace {
+
+using rules::FieldId;
+
+bool is_open(const events::Event& e) { return e.evt_type == "open" || e.evt_type == "openat"; }
+
+std::string user_name(uint32_t uid) {
+    struct passwd pw, *res = nullptr;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res) return std::to_string(uid);
+    return pw.pw_name;
+}
+
+std::string group_name(uint32_t gid) {
+    struct group gr, *res = nullptr;
+    char buf[1024];
+    if (getgrgid_r(gid, &gr, buf, sizeof buf, &res) != 0 || !res) return std::to_string(gid);
+    return gr.gr_name;
+}
+
+}  // namespace
+
+bool EventFields::str(std::string_view s, rules::FieldValue* out) const {
+    out->type = rules::FieldType::kString;
+    out->str = s;
+    return true;
+}
+
+bool EventFields::num(__int128 n, rules::FieldValue* out) const {
+    out->type = rules::FieldType::kNumber;
+    out->num = n;
+    return true;
+}
+
+bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) const {
+    const bool file = e_.kind == "file";
+    switch (field.info->id) {
+    case FieldId::kEvtType: return !e_.evt_type.empty() && str(e_.evt_type, out);
+    case FieldId::kEvtRes:
+        scratch_ = e_.err ? events::errno_name(e_.err) : "SUCCESS";
+        return str(scratch_, out);
+    case FieldId::kEvtRawres: return num(-e_.err, out);
+    case FieldId::kEvtIsOpenRead:
+    case FieldId::kEvtIsOpenWrite: {
+        if (!is_open(e_)) return false;
+        out->type = rules::FieldType::kBool;
+        const char* want = field.info->id == FieldId::kEvtIsOpenRead ? "read" : "write";
+        out->boolean = e_.op.find(want) != std::string::npos;
+        return true;
+    }
+    case FieldId::kEvtHostname: return false;
+    case FieldId::kProcName: return str(e_.comm, out);
+    case FieldId::kProcExe:
+    case FieldId::kProcExepath: return !e_.exe.empty() && e_.exe != "?" && str(e_.exe, out);
+    case FieldId::kProcCmdline: return !e_.cmdline.empty() && str(e_.cmdline, out);
+    case FieldId::kProcArgs: {
+        if (e_.cmdline.empty()) return false;
+        size_t space = e_.cmdline.find(' ');
+        return str(space == std::string::npos ? std::string_view() : std::string_view(e_.cmdline).substr(space + 1), out);
+    }
+    case FieldId::kProcPid: return e_.tgid && num(e_.tgid, out);
+    case FieldId::kProcPpid: return e_.ppid && num(e_.ppid, out);
+    case FieldId::kProcPname: return !e_.pname.empty() && str(e_.pname, out);
+    case FieldId::kProcAname:
+        if (field.index == 0) return str(e_.comm, out);
+        if (field.index == 1) return !e_.pname.empty() && str(e_.pname, out);
+        return false;
+    case FieldId::kProcApid:
+        if (field.index == 0) return num(e_.tgid, out);
+        if (field.index == 1) return e_.ppid && num(e_.ppid, out);
+        return false;
+    case FieldId::kProcCwd: return !e_.cwd.empty() && str(e_.cwd, out);
+    case FieldId::kFdName:
+    case FieldId::kFdNameraw: return file && str(e_.path, out);
+    case FieldId::kFdDirectory:
+    case FieldId::kFdFilename: {
+        if (!file) return false;
+        size_t slash = e_.path.rfind('/');
+        if (slash == std::string::npos) return false;
+        if (field.info->id == FieldId::kFdFilename) return str(std::string_view(e_.path).substr(slash + 1), out);
+        return str(slash == 0 ? std::string_view("/") : std::string_view(e_.path).substr(0, slash), out);
+    }
+    case FieldId::kFdTypechar: return file && str("f", out);
+    case FieldId::kFdType: return file && str("file", out);
+    case FieldId::kFdNum: return file && e_.err && num(-1, out);  // a denied open has no descriptor
+    case FieldId::kFdIno: return file && num(e_.ino, out);
+    case FieldId::kFdDev: return file && num(e_.dev, out);
+    case FieldId::kUserUid: return num(e_.uid, out);
+    case FieldId::kUserName:
+        scratch_ = user_name(e_.uid);
+        return str(scratch_, out);
+    case FieldId::kGroupGid: return num(e_.gid, out);
+    case FieldId::kGroupName:
+        scratch_ = group_name(e_.gid);
+        return str(scratch_, out);
+    case FieldId::kContainerId: return str(e_.container_id.empty() ? "host" : e_.container_id, out);
+    case FieldId::kAgentSession: return e_.session && num(e_.session, out);
+    case FieldId::kAgentName: return e_.session && !e_.agent.empty() && str(e_.agent, out);
+    case FieldId::kAgentWorkspace: return !e_.workspace.empty() && str(e_.workspace, out);
+    case FieldId::kAgentToolUseId: return !e_.tool_use_id.empty() && str(e_.tool_use_id, out);
+    case FieldId::kAgentToolName: return !e_.tool_name.empty() && str(e_.tool_name, out);
+    case FieldId::kAgentVerdict: return !e_.verdict.empty() && str(e_.verdict, out);
+    case FieldId::kAgentLevel: return !e_.level.empty() && str(e_.level, out);
+    default: return false;  // fields this kind of event does not carry
+    }
+}
+
+}  // namespace bulkhead::engine

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// A daemon event seen through Falco's field names, for the rule evaluator.
+#pragma once
+
+#include <string>
+
+#include "events/event.h"
+#include "rules/fields.h"
+
+namespace bulkhead::engine {
+
+class EventFields final : public rules::FieldSource {
+public:
+    explicit EventFields(const events::Event& e) : e_(e) {}
+    bool get(const rules::FieldRef& field, rules::FieldValue* out) const override;
+
+private:
+    bool str(std::string_view s, rules::FieldValue* out) const;
+    bool num(__int128 n, rules::FieldValue* out) const;
+
+    const events::Event& e_;
+    mutable std::string scratch_;  // derived strings (fd.directory, user.name, ...)
+};
+
+}  // namespace bulkhead::engine
