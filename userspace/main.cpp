@@ -49,15 +49,24 @@ int main(int argc, char** argv) {
     daemon->add_flag("--replace", replace, "Load fresh programs even if pinned ones exist");
     daemon->add_flag("--quiet", quiet, "Do not print events on standard output");
 
-    std::string agent = "generic", workspace;
+    std::string agent = "generic", workspace, run_level = "auto", run_config;
     std::vector<std::string> command;
     auto* run = app.add_subcommand(
         "run",
-        "Run a command as a new agent session (its own cgroup v2 leaf). Every process it\n"
-        "  starts, even after setsid or a double fork, stays in the session.\n"
+        "Run a command as a new agent session. Every process it starts, even after setsid\n"
+        "  or a double fork, stays in the session. At bpf-lsm the daemon's guards enforce (a\n"
+        "  cgroup v2 leaf per session); at landlock+seccomp `run` sandboxes the session itself\n"
+        "  (no root, no daemon needed) and prints what the level does not enforce.\n"
         "  Example: bulkhead run --agent claude -- claude -p 'fix the tests'");
     run->add_option("--agent", agent, "Agent kind, used by agent-scoped rules")->capture_default_str();
     run->add_option("--workspace", workspace, "Working directory (default: the current one)");
+    run->add_option("--level", run_level,
+                    "auto (the strongest this host has), bpf-lsm, landlock or observe (nothing\n"
+                    "  enforced); a level that is asked for and missing is an error")
+        ->check(CLI::IsMember({"auto", "bpf-lsm", "landlock", "observe"}))
+        ->capture_default_str();
+    run->add_option("--config", run_config,
+                    "Configuration whose rules landlock+seccomp applies (default: the shipped rules)");
     run->add_option("command", command, "The command and its arguments, after --")->required();
 
     bool follow = false, as_json = false;
@@ -151,7 +160,7 @@ int main(int argc, char** argv) {
             return daemon::run(o);
         }
         if (*run)
-            return session::run_in_session({socket, agent, workspace, command});
+            return session::run_in_session({socket, agent, workspace, run_level, run_config, command});
         if (*events)
             return commands::events(socket, follow, as_json, session_filter);
         if (*status)

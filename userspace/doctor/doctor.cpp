@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sandbox/sandbox.h"
 #include "session/sessions.h"
 
 namespace bulkhead::doctor {
@@ -35,7 +36,7 @@ int silent_libbpf(enum libbpf_print_level, const char*, va_list) { return 0; }
 
 }  // namespace
 
-Report examine() {
+Report probe() {
     Report r;
     utsname u{};
     uname(&u);
@@ -69,7 +70,9 @@ Report examine() {
                                 : std::string("unavailable: ") + std::strerror(errno) +
                                       " (add landlock to lsm=)"});
 
+    r.landlock_abi = abi > 0 ? static_cast<int>(abi) : 0;
     bool seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+    r.seccomp = seccomp;
     r.probes.push_back({"seccomp", seccomp, seccomp ? "filters available" : "unavailable"});
 
     std::string cg = session::cgroup2_root();
@@ -78,25 +81,34 @@ Report examine() {
                                    : "mounted at " + cg});
 
     bool root = geteuid() == 0;
-    r.probes.push_back({"privileges", root, root ? "running as root" : "not root: the daemon needs root"});
+    r.probes.push_back({"privileges", root,
+                        root ? "running as root"
+                             : "not root: the daemon needs root; `bulkhead run` at landlock+seccomp does not"});
 
-    if (bpf_in_lsm && lsm_ok && btf) {
+    r.bpf_lsm = bpf_in_lsm && lsm_ok && btf;
+    if (!r.bpf_lsm)
+        r.bpf_lsm_why = !bpf_in_lsm ? "bpf is not in the active LSM list (" + (lsm.empty() ? "unreadable" : lsm) + ")"
+                        : !lsm_ok   ? "the kernel refuses BPF LSM programs"
+                                    : "no BTF at /sys/kernel/btf/vmlinux";
+    if (r.bpf_lsm) {
         r.host_level = "bpf-lsm";
         r.build_level = "bpf-lsm";
         r.explanation = "host-wide, every session: file operations on protected objects are "
                         "denied in the kernel with EPERM before they complete";
     } else if (abi > 0 && seccomp) {
         r.host_level = "landlock+seccomp";
-        r.build_level = "none";
+        r.build_level = "landlock+seccomp";
         std::string how = bpf_in_lsm
             ? "'bpf' is in the LSM list but the kernel refuses BPF LSM programs (no BPF "
               "trampolines on this kernel build: it needs CONFIG_BPF_LSM, CONFIG_BPF_JIT and "
               "CONFIG_DEBUG_INFO_BTF); run a distribution kernel"
             : "add lsm=" + (lsm.empty() ? std::string("...") : lsm) +
                   ",bpf to the kernel command line and reboot";
-        r.explanation = "this kernel cannot run BPF LSM programs, so this build cannot enforce here "
-                        "(`bulkhead daemon` refuses to start rather than pretend). Landlock+seccomp "
-                        "enforcement for `bulkhead run` is not in this build yet. To get bpf-lsm: " +
+        r.explanation = "this kernel cannot run BPF LSM programs (" + r.bpf_lsm_why +
+                        "). `bulkhead run -- CMD` contains the session it starts with Landlock (file "
+                        "rules), seccomp (syscalls that escape or tamper) and no_new_privs, as root or "
+                        "not, with or without the daemon. Nothing else on the host is contained, and "
+                        "`bulkhead daemon` refuses to start rather than pretend. To get bpf-lsm: " +
                         how + "; or see it work in the kernel lab: e2e/lab.sh --mode demo";
     } else {
         r.host_level = "observe";
@@ -106,13 +118,44 @@ Report examine() {
     return r;
 }
 
+Report examine() {
+    Report r = probe();
+    if (r.host_level != "landlock+seccomp")
+        return r;
+    // What `bulkhead run` would apply with the shipped rules, described
+    // without enforcing anything.
+    std::string err;
+    auto homes = sandbox::session_homes(&err);
+    auto policy = homes ? sandbox::load_session_policy("", "generic", *homes, &err) : std::nullopt;
+    if (!policy) {
+        r.level2 = "`bulkhead run` cannot start a session here: " + err + "\n";
+        return r;
+    }
+    auto plan = sandbox::plan_landlock(*policy, {r.landlock_abi, *homes, "generic"},
+                                       /* create_ruleset = */ false);
+    for (const auto& e : plan.errors)
+        r.level2 += "`bulkhead run` cannot start a session here: " + e + "\n";
+    r.level2 += "With the shipped rules, `bulkhead run` grants " + std::to_string(plan.grants.size()) +
+                " Landlock rules (ABI " + std::to_string(plan.abi) + ") and denies " +
+                std::to_string(sandbox::denied_syscalls().size()) + " syscall forms.\n";
+    if (!plan.frozen.empty())
+        r.level2 += "Nothing new can be created directly in these directories (they hold protected objects): " +
+                    sandbox::frozen_text(plan.frozen) + "\n";
+    r.level2 += "Not enforced at this level (" + std::to_string(plan.gaps.size()) + "):\n" +
+                sandbox::gaps_text(plan.gaps);
+    return r;
+}
+
 std::string to_text(const Report& r) {
     std::string out;
     for (const auto& p : r.probes)
         out += std::string(p.ok ? "  ok    " : "  MISS  ") + p.name + ": " + p.detail + "\n";
     out += "\nhost supports:   " + r.host_level + "\n";
-    out += "bulkhead enforces: " + r.build_level + "\n";
+    out += "bulkhead enforces: " + r.build_level +
+           (r.build_level == "landlock+seccomp" ? " (sessions started with `bulkhead run`)" : "") + "\n";
     out += "\n" + r.explanation + "\n";
+    if (!r.level2.empty())
+        out += "\n" + r.level2;
     return out;
 }
 
