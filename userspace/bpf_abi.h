@@ -5,9 +5,12 @@
 
 #include <linux/types.h>
 
+#include <cstddef>
+
 extern "C" {
 #include "abi.h"
 #include "file_guard_abi.h"
+#include "observer_abi.h"
 #include "self_guard_abi.h"
 #include "sessions_abi.h"
 }
@@ -28,6 +31,11 @@ static_assert(sizeof(bh_name_patterns) == 656);
 static_assert(sizeof(bh_file_event) == 72 + 48 + BH_PATH_BUF);
 static_assert(sizeof(bh_session_event) == 72 + 24 + BH_PATH_BUF);
 static_assert(sizeof(bh_self_event) == 72 + 16);
+static_assert(sizeof(bh_exec_event) == 72 + 24 + BH_ARGS_MAX + BH_PATH_BUF);
+static_assert(sizeof(bh_net_event) == 72 + 168);
+static_assert(sizeof(bh_syscall_event) == 72 + 64 + BH_SYSCALL_STR_MAX + BH_PATH_BUF);
+static_assert(offsetof(bh_syscall_event, path) == 72 + 64 + BH_SYSCALL_STR_MAX);
+static_assert((BH_ARGS_MAX & (BH_ARGS_MAX - 1)) == 0);
 
 // The rules library's operation bits are the kernel's.
 static_assert(bulkhead::rules::kOpRead == BH_OP_READ);

@@ -8,7 +8,7 @@
 
 /* Bump on any change to a struct in bpf/include/. The loader refuses pinned
  * state or objects of another version. */
-#define BH_ABI_VERSION 1
+#define BH_ABI_VERSION 2
 
 #define BH_COMM_LEN 16
 #define BH_PATH_MAX 4096
@@ -23,6 +23,9 @@ enum bh_event_kind {
 	BH_EVT_FILE = 1,          /* a file guard verdict */
 	BH_EVT_SESSION_START = 2, /* agent discovery started a session */
 	BH_EVT_SELF_GUARD = 3,    /* a session touched bulkhead itself */
+	BH_EVT_EXEC = 4,          /* observer: a session task executed a program */
+	BH_EVT_NET = 5,           /* observer: a session task called connect(2) */
+	BH_EVT_SYSCALL = 6,       /* observer: ptrace, module loads, memfd_create */
 };
 
 /* Event flags. */
@@ -30,6 +33,7 @@ enum bh_event_kind {
 #define BH_EVT_F_FS_RELATIVE (1u << 1)     /* path relative to its filesystem */
 #define BH_EVT_F_DEPTH_EXCEEDED (1u << 2)  /* ancestor walk hit BH_MAX_DEPTH */
 #define BH_EVT_F_DISCONNECTED (1u << 3)    /* dentry not connected to its root */
+#define BH_EVT_F_ARGS_TRUNCATED (1u << 4)  /* argv longer than BH_ARGS_MAX */
 
 struct bh_event_header {
 	__u32 kind;
@@ -80,6 +84,8 @@ enum bh_stat {
 	BH_STAT_STORAGE_FAILED,   /* task storage could not be created */
 	BH_STAT_SESSIONS_DISCOVERED,
 	BH_STAT_SELF_GUARD,
+	BH_STAT_OBS_EVENTS,       /* observer events written (also in BH_STAT_EVENTS) */
+	BH_STAT_OBS_DROPS,        /* observer events lost or shed (also in BH_STAT_DROPS) */
 	BH_STAT_MAX,
 };
 

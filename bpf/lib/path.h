@@ -41,31 +41,21 @@ static __always_inline struct mount *path__real_mount(struct vfsmount *v)
 	return (struct mount *)((char *)v - bpf_core_field_offset(struct mount, mnt));
 }
 
-static long path__step(__u32 i, struct path_walk *w)
+static __always_inline char path__first_char(struct dentry *d)
 {
-	struct dentry *d = w->dentry;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	char c = 0;
+
+	bpf_probe_read_kernel(&c, 1, BPF_CORE_READ(d, d_name.name));
+	return c;
+}
+
+/* Prepends "/" and d's name; returns 1 when the buffer is full. */
+static __always_inline long path__prepend(struct path_walk *w, struct dentry *d)
+{
 	struct path_buf *pb;
 	const unsigned char *name;
 	__u32 zero = 0, len;
 
-	if (d == w->root_dentry && (!w->mnt || path__vfsmount(w->mnt) == w->root_mnt))
-		return 1;
-	if (d == parent) {
-		/* Locals, not w->: CO-RE must not relocate our own struct. */
-		struct mount *m = w->mnt, *up;
-
-		if (!m) {
-			w->flags |= BH_EVT_F_FS_RELATIVE;
-			return 1;
-		}
-		up = BPF_CORE_READ(m, mnt_parent);
-		if (up == m)
-			return 1;
-		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = up;
-		return 0;
-	}
 	pb = bpf_map_lookup_elem(&path_scratch, &zero);
 	if (!pb)
 		return 1;
@@ -81,6 +71,39 @@ static long path__step(__u32 i, struct path_walk *w)
 	bpf_probe_read_kernel(&pb->buf[w->off & (BH_PATH_MAX - 1)], len & BH_NAME_MAX, name);
 	w->off -= 1;
 	pb->buf[w->off & (BH_PATH_MAX - 1)] = '/';
+	return 0;
+}
+
+static long path__step(__u32 i, struct path_walk *w)
+{
+	struct dentry *d = w->dentry;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+	if (d == w->root_dentry && (!w->mnt || path__vfsmount(w->mnt) == w->root_mnt))
+		return 1;
+	if (d == parent) {
+		/* Locals, not w->: CO-RE must not relocate our own struct. */
+		struct mount *m = w->mnt, *up;
+
+		if (!m) {
+			w->flags |= BH_EVT_F_FS_RELATIVE;
+			return 1;
+		}
+		up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m) {
+			/* A file on an internal mount (memfd, pipe, socket) is
+			 * its own root; like d_path, name it: "/memfd:x". */
+			if (w->off == BH_PATH_MAX && BPF_CORE_READ(d, d_name.len) &&
+			    path__first_char(d) != '/')
+				path__prepend(w, d);
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	if (path__prepend(w, d))
+		return 1;
 	w->dentry = parent;
 	return 0;
 }

@@ -12,6 +12,17 @@ using rules::FieldId;
 
 bool is_open(const events::Event& e) { return e.evt_type == "open" || e.evt_type == "openat"; }
 
+bool is_ip_socket(const events::Event& e) {
+    return e.kind == "net" && (e.fd_type == "ipv4" || e.fd_type == "ipv6");
+}
+
+bool ip(std::string_view s, rules::FieldValue* out) {
+    if (s.empty()) return false;
+    out->type = rules::FieldType::kIp;
+    out->str = s;
+    return true;
+}
+
 std::string user_name(uint32_t uid) {
     struct passwd pw, *res = nullptr;
     char buf[1024];
@@ -42,7 +53,33 @@ bool EventFields::num(__int128 n, rules::FieldValue* out) const {
 
 bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) const {
     const bool file = e_.kind == "file";
+    const bool net = e_.kind == "net";
     switch (field.info->id) {
+    case FieldId::kEvtArg: {
+        const std::string* v = e_.evt_arg(field.arg);
+        return v && str(*v, out);
+    }
+    case FieldId::kEvtArgs: {
+        if (e_.evt_args.empty()) return false;
+        scratch_.clear();
+        for (const auto& [k, v] : e_.evt_args) scratch_ += (scratch_.empty() ? "" : " ") + k + "=" + v;
+        return str(scratch_, out);
+    }
+    case FieldId::kProcIsExeFromMemfd:
+        if (e_.kind != "exec") return false;
+        out->type = rules::FieldType::kBool;
+        out->boolean = e_.exe_from_memfd;
+        return true;
+    case FieldId::kProcExeIno: return e_.exe_ino && num(e_.exe_ino, out);
+    case FieldId::kFdRip:
+    case FieldId::kFdSip:
+    case FieldId::kFdIp:
+    case FieldId::kFdNet:
+    case FieldId::kFdSnet: return is_ip_socket(e_) && ip(e_.rip, out);  // a connect's peer is the server
+    case FieldId::kFdRport:
+    case FieldId::kFdSport: return is_ip_socket(e_) && num(e_.rport, out);
+    case FieldId::kFdLport: return is_ip_socket(e_) && e_.lport && num(e_.lport, out);
+    case FieldId::kFdL4proto: return is_ip_socket(e_) && !e_.l4proto.empty() && str(e_.l4proto, out);
     case FieldId::kEvtType: return !e_.evt_type.empty() && str(e_.evt_type, out);
     case FieldId::kEvtRes:
         scratch_ = e_.err ? events::errno_name(e_.err) : "SUCCESS";
@@ -62,6 +99,7 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kProcExepath: return !e_.exe.empty() && e_.exe != "?" && str(e_.exe, out);
     case FieldId::kProcCmdline: return !e_.cmdline.empty() && str(e_.cmdline, out);
     case FieldId::kProcArgs: {
+        if (e_.args) return str(*e_.args, out);  // the kernel's argv, at exec
         if (e_.cmdline.empty()) return false;
         size_t space = e_.cmdline.find(' ');
         return str(space == std::string::npos ? std::string_view() : std::string_view(e_.cmdline).substr(space + 1), out);
@@ -79,7 +117,8 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
         return false;
     case FieldId::kProcCwd: return !e_.cwd.empty() && str(e_.cwd, out);
     case FieldId::kFdName:
-    case FieldId::kFdNameraw: return file && str(e_.path, out);
+    case FieldId::kFdNameraw:  // a file, a socket, or the module file of finit_module
+        return (file || net || (e_.kind == "syscall" && !e_.path.empty())) && str(e_.path, out);
     case FieldId::kFdDirectory:
     case FieldId::kFdFilename: {
         if (!file) return false;
@@ -88,9 +127,15 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
         if (field.info->id == FieldId::kFdFilename) return str(std::string_view(e_.path).substr(slash + 1), out);
         return str(slash == 0 ? std::string_view("/") : std::string_view(e_.path).substr(0, slash), out);
     }
-    case FieldId::kFdTypechar: return file && str("f", out);
-    case FieldId::kFdType: return file && str("file", out);
-    case FieldId::kFdNum: return file && e_.err && num(-1, out);  // a denied open has no descriptor
+    case FieldId::kFdTypechar:
+        if (net) return str(e_.fd_type == "ipv4" ? "4" : e_.fd_type == "ipv6" ? "6" : "u", out);
+        return file && str("f", out);
+    case FieldId::kFdType:
+        if (net) return str(e_.fd_type, out);
+        return file && str("file", out);
+    case FieldId::kFdNum:
+        if (net) return num(e_.fd, out);
+        return file && e_.err && num(-1, out);  // a denied open has no descriptor
     case FieldId::kFdIno: return file && num(e_.ino, out);
     case FieldId::kFdDev: return file && num(e_.dev, out);
     case FieldId::kUserUid: return num(e_.uid, out);

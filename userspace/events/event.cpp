@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "events/event.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <ctime>
 #include <cstring>
 
@@ -50,13 +53,156 @@ const char* self_op_name(uint32_t op) {
     return "unknown";
 }
 
-// A record must hold the whole struct its kind announces.
+// A record must hold the whole struct its kind announces (or the part of
+// it that kind sends, `need` bytes).
 template <typename T>
-bool whole(size_t size, const char* what, std::string* why) {
-    if (size >= sizeof(T))
+bool whole(size_t size, const char* what, std::string* why, size_t need = sizeof(T)) {
+    if (size >= need)
         return true;
     *why = std::string(what) + " event of " + std::to_string(size) + " bytes is truncated";
     return false;
+}
+
+// Bytes from the kernel as text: escaped like paths, NULs (argv separators)
+// as spaces, trailing separators dropped.
+std::string argv_text(const char* buf, size_t len) {
+    std::string raw(buf, len);
+    for (auto& c : raw)
+        if (c == '\0')
+            c = ' ';
+    while (!raw.empty() && raw.back() == ' ')
+        raw.pop_back();
+    return escape_path(raw);
+}
+
+std::string ip_text(int family, const uint8_t* addr) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(family, addr, buf, sizeof(buf));
+    return buf;
+}
+
+bool is_v4_mapped(const uint8_t* a) {
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+bool is_zero(const uint8_t* a, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (a[i])
+            return false;
+    return true;
+}
+
+// fd.l4proto as Falco derives it from the socket's type and protocol.
+std::string l4proto_name(uint16_t type, uint16_t protocol) {
+    if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6)
+        return "icmp";
+    switch (type) {
+    case SOCK_STREAM: return "tcp";
+    case SOCK_DGRAM: return "udp";
+    case SOCK_RAW: return "raw";
+    }
+    return "";
+}
+
+void decode_net(Event& e, const bh_net_event& n) {
+    e.kind = "net";
+    e.evt_type = "connect";
+    e.op = "connect";
+    e.verdict = "allow";
+    e.err = n.ret < 0 ? static_cast<int>(-n.ret) : 0;
+    e.fd = n.fd;
+    e.evt_args.push_back({"fd", std::to_string(n.fd)});
+    if (n.family == AF_UNIX) {
+        e.fd_type = "unix";
+        std::string_view p(n.unix_path, std::min<size_t>(n.unix_len, sizeof(n.unix_path)));
+        // An abstract name starts with NUL and has a length, not a
+        // terminator; ss and Falco show it with '@'. A path ends at NUL.
+        if (!p.empty() && p[0] == '\0')
+            e.path = "@" + escape_path(p.substr(1));
+        else
+            e.path = escape_path(p.substr(0, p.find('\0')));
+        e.evt_args.push_back({"addr", e.path});
+        return;
+    }
+    e.l4proto = l4proto_name(n.sock_type, n.protocol);
+    const uint8_t* l = n.laddr;
+    const uint8_t* r = n.raddr;
+    int family = n.family == AF_INET6 ? AF_INET6 : AF_INET;
+    // Falco shows IPv4 reached through an IPv6 socket as IPv4.
+    if (family == AF_INET6 && is_v4_mapped(r) && (is_v4_mapped(l) || is_zero(l, 16))) {
+        family = AF_INET;
+        r += 12;
+        l = is_zero(l, 16) ? l : l + 12;
+    }
+    e.fd_type = family == AF_INET6 ? "ipv6" : "ipv4";
+    e.rip = ip_text(family, r);
+    e.lip = ip_text(family, l);
+    e.rport = n.rport;
+    e.lport = n.lport;
+    e.path = socket_tuple(e);
+    e.evt_args.push_back({"addr", e.rip + ":" + std::to_string(e.rport)});
+}
+
+std::string memfd_flags(uint64_t flags) {
+    static const std::pair<uint64_t, const char*> names[] = {
+        {0x1, "MFD_CLOEXEC"}, {0x2, "MFD_ALLOW_SEALING"}, {0x4, "MFD_HUGETLB"},
+        {0x8, "MFD_NOEXEC_SEAL"}, {0x10, "MFD_EXEC"},
+    };
+    std::string out;
+    for (auto [bit, name] : names) {
+        if (flags & bit) {
+            out += out.empty() ? "" : "|";
+            out += name;
+            flags &= ~bit;
+        }
+    }
+    if (flags)
+        out += (out.empty() ? "" : "|") + std::to_string(flags);
+    return out.empty() ? "0" : out;
+}
+
+bool decode_syscall(Event& e, const bh_syscall_event& s, std::string* why) {
+    e.kind = "syscall";
+    e.verdict = "allow";
+    e.err = s.ret < 0 ? static_cast<int>(-s.ret) : 0;
+    std::string str = escape_path(
+        std::string_view(s.str, strnlen(s.str, std::min<size_t>(s.str_len, sizeof(s.str)))));
+    switch (s.nr) {
+    case BH_SYS_PTRACE:
+        e.evt_type = "ptrace";
+        e.evt_args = {{"request", ptrace_request_name(s.args[0])},
+                      {"pid", std::to_string(static_cast<int64_t>(s.args[1]))}};
+        break;
+    case BH_SYS_INIT_MODULE:
+        e.evt_type = "init_module";
+        e.evt_args = {{"length", std::to_string(s.args[1])}, {"uargs", str}};
+        break;
+    case BH_SYS_FINIT_MODULE:
+        e.evt_type = "finit_module";
+        e.evt_args = {{"fd", std::to_string(static_cast<int64_t>(s.args[0]))},
+                      {"uargs", str},
+                      {"flags", std::to_string(s.args[2])}};
+        break;
+    case BH_SYS_MEMFD_CREATE:
+        e.evt_type = "memfd_create";
+        e.evt_args = {{"name", str}, {"flags", memfd_flags(s.args[1])}};
+        if (s.ret >= 0)
+            e.evt_args.push_back({"fd", std::to_string(s.ret)});
+        break;
+    default:
+        *why = "syscall event for unknown syscall " + std::to_string(s.nr);
+        return false;
+    }
+    e.op = e.evt_type;
+    e.dev = s.dev;
+    e.ino = s.ino;
+    if (s.path_off != BH_NO_PATH) {
+        if (!take_path(e, s.path, s.path_off, why))
+            return false;
+        e.evt_args.push_back({"path", e.path});
+    }
+    return true;
 }
 
 }  // namespace
@@ -136,13 +282,41 @@ std::string escape_path(std::string_view raw) {
 }
 
 std::string errno_name(int err) {
-    switch (err) {
-    case 0: return "OK";
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    }
+    if (err == 0)
+        return "OK";
+    if (const char* name = strerrorname_np(err))
+        return name;
     return "E" + std::to_string(err);
+}
+
+const std::string* Event::evt_arg(std::string_view name) const {
+    for (const auto& [k, v] : evt_args)
+        if (k == name)
+            return &v;
+    return nullptr;
+}
+
+std::string socket_tuple(const Event& e) {
+    return e.lip + ":" + std::to_string(e.lport) + "->" + e.rip + ":" + std::to_string(e.rport);
+}
+
+std::string ptrace_request_name(uint64_t request) {
+    static const std::pair<uint64_t, const char*> names[] = {
+        {0, "PTRACE_TRACEME"},     {1, "PTRACE_PEEKTEXT"},     {2, "PTRACE_PEEKDATA"},
+        {3, "PTRACE_PEEKUSR"},     {4, "PTRACE_POKETEXT"},     {5, "PTRACE_POKEDATA"},
+        {6, "PTRACE_POKEUSR"},     {7, "PTRACE_CONT"},         {8, "PTRACE_KILL"},
+        {9, "PTRACE_SINGLESTEP"},  {12, "PTRACE_GETREGS"},     {13, "PTRACE_SETREGS"},
+        {14, "PTRACE_GETFPREGS"},  {15, "PTRACE_SETFPREGS"},   {16, "PTRACE_ATTACH"},
+        {17, "PTRACE_DETACH"},     {18, "PTRACE_GETFPXREGS"},  {19, "PTRACE_SETFPXREGS"},
+        {24, "PTRACE_SYSCALL"},    {0x4200, "PTRACE_SETOPTIONS"}, {0x4201, "PTRACE_GETEVENTMSG"},
+        {0x4202, "PTRACE_GETSIGINFO"}, {0x4203, "PTRACE_SETSIGINFO"}, {0x4204, "PTRACE_GETREGSET"},
+        {0x4205, "PTRACE_SETREGSET"}, {0x4206, "PTRACE_SEIZE"},  {0x4207, "PTRACE_INTERRUPT"},
+        {0x4208, "PTRACE_LISTEN"},    {0x4209, "PTRACE_PEEKSIGINFO"},
+    };
+    for (auto [n, name] : names)
+        if (n == request)
+            return name;
+    return std::to_string(request);
 }
 
 int64_t boot_to_unix_ns(uint64_t boot_ns) {
@@ -186,6 +360,8 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
         e.dev = f->dev;
         e.ino = f->ino;
         e.rule_id = f->rule_id;
+        e.exe_dev = f->exe_dev;
+        e.exe_ino = f->exe_ino;
         if (!take_path(e, f->path, f->path_off, why))
             return std::nullopt;
         return e;
@@ -201,9 +377,63 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
         e.evt_type = "execve";
         e.dev = s->exe_dev;
         e.ino = s->exe_ino;
+        e.exe_dev = s->exe_dev;
+        e.exe_ino = s->exe_ino;
         if (!take_path(e, s->path, s->path_off, why))
             return std::nullopt;
         e.exe = e.path;
+        return e;
+    }
+    case BH_EVT_EXEC: {
+        if (!whole<bh_exec_event>(size, "exec", why))
+            return std::nullopt;
+        auto* x = static_cast<const bh_exec_event*>(data);
+        if (x->args_len > BH_ARGS_MAX) {
+            *why = "exec event argv length " + std::to_string(x->args_len) + " out of range";
+            return std::nullopt;
+        }
+        e.kind = "exec";
+        e.evt_type = "execve";
+        e.op = "exec";
+        e.verdict = "allow";
+        e.exe_dev = e.dev = x->exe_dev;
+        e.exe_ino = e.ino = x->exe_ino;
+        e.exe_from_memfd = x->exe_flags & BH_EXE_F_MEMFD;
+        e.args_truncated = h.flags & BH_EVT_F_ARGS_TRUNCATED;
+        if (!take_path(e, x->path, x->path_off, why))
+            return std::nullopt;
+        e.exe = e.path;
+        // Falco's proc.args is argv[1..]; proc.cmdline is proc.name and them.
+        std::string_view argv(x->args, x->args_len);
+        size_t first = argv.find('\0');
+        e.args = first == std::string_view::npos ? "" : argv_text(argv.data() + first + 1,
+                                                                  argv.size() - first - 1);
+        e.cmdline = e.args->empty() ? e.comm : e.comm + " " + *e.args;
+        e.evt_args = {{"exe", e.exe}, {"args", *e.args}};
+        return e;
+    }
+    case BH_EVT_NET: {
+        if (!whole<bh_net_event>(size, "net", why))
+            return std::nullopt;
+        auto* n = static_cast<const bh_net_event*>(data);
+        if (n->family != AF_INET && n->family != AF_INET6 && n->family != AF_UNIX) {
+            *why = "net event of address family " + std::to_string(n->family);
+            return std::nullopt;
+        }
+        decode_net(e, *n);
+        return e;
+    }
+    case BH_EVT_SYSCALL: {
+        constexpr size_t head = offsetof(bh_syscall_event, path);
+        if (!whole<bh_syscall_event>(size, "syscall", why, head))
+            return std::nullopt;
+        // Only the head is guaranteed; the path follows when path_off says so.
+        bh_syscall_event s{};
+        std::memcpy(&s, data, std::min(size, sizeof(s)));
+        if (s.path_off != BH_NO_PATH && !whole<bh_syscall_event>(size, "syscall", why))
+            return std::nullopt;
+        if (!decode_syscall(e, s, why))
+            return std::nullopt;
         return e;
     }
     case BH_EVT_SELF_GUARD: {
@@ -233,15 +463,26 @@ std::string output_line(const Event& e) {
     if (e.kind == "session")
         return "Agent session started (session=" + std::to_string(e.session) + " agent=" + e.agent +
                " exe=" + e.exe + " pid=" + std::to_string(e.tgid) + ")";
+    std::string by = " by " + e.comm + " (pid=" + std::to_string(e.tgid) + " exe=" + e.exe +
+                     " session=" + std::to_string(e.session) + " agent=" + e.agent + ")";
+    if (e.kind == "exec")
+        return "Session ran " + e.exe + (e.exe_from_memfd ? " (memfd)" : "") + ": " + e.cmdline +
+               (e.args_truncated ? "..." : "") + by;
+    if (e.kind == "net")
+        return "Session connect " + e.path + (e.l4proto.empty() ? "" : " (" + e.l4proto + ")") + by;
+    if (e.kind == "syscall") {
+        out = "Session " + e.evt_type;
+        for (const auto& [k, v] : e.evt_args)
+            out += " " + k + "=" + v;
+        return out + by;
+    }
     out = e.verdict == "deny" ? "Denied " : "Audited ";
     out += e.op;
     if (e.kind == "file")
         out += " of " + e.path;
     if (!e.detail.empty())
         out += " (" + e.detail + ")";
-    out += " by " + e.comm + " (pid=" + std::to_string(e.tgid) + " exe=" + e.exe +
-           " session=" + std::to_string(e.session) + " agent=" + e.agent + ")";
-    return out;
+    return out + by;
 }
 
 nlohmann::json to_json(const Event& e, const std::string& hostname) {
@@ -270,6 +511,35 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["agent.path_fs_relative"] = e.path_fs_relative;
         f["agent.depth_exceeded"] = e.depth_exceeded;
     }
+    if (e.exe_ino)
+        f["proc.exe_ino"] = e.exe_ino;
+    if (e.kind == "exec") {
+        f["proc.exepath"] = e.exe;
+        f["proc.cmdline"] = e.cmdline;
+        f["proc.args"] = e.args.value_or("");
+        f["proc.is_exe_from_memfd"] = e.exe_from_memfd;
+        f["agent.args_truncated"] = e.args_truncated;
+    }
+    if (e.kind == "net") {
+        f["fd.name"] = e.path;
+        f["fd.num"] = e.fd;
+        f["fd.type"] = e.fd_type;
+        f["fd.typechar"] = e.fd_type == "ipv4" ? "4" : e.fd_type == "ipv6" ? "6" : "u";
+        if (e.fd_type != "unix") {
+            f["fd.l4proto"] = e.l4proto;
+            f["fd.lip"] = e.lip;
+            f["fd.lport"] = e.lport;
+            f["fd.rip"] = e.rip;
+            f["fd.rport"] = e.rport;
+            // A connect's peer is the server.
+            f["fd.sip"] = e.rip;
+            f["fd.sport"] = e.rport;
+        }
+    }
+    if (e.kind == "syscall" && !e.path.empty())
+        f["fd.name"] = e.path;
+    for (const auto& [k, v] : e.evt_args)
+        f["evt.arg." + k] = v;
     if (e.kind == "drops")
         f["agent.dropped"] = e.count;
     if (!e.detail.empty())

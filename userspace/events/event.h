@@ -15,7 +15,8 @@
 namespace bulkhead::events {
 
 struct Event {
-    std::string kind;        // "file", "session", "self-guard", "drops"
+    std::string kind;        // "file", "session", "self-guard", "drops",
+                             // observer: "exec", "net", "syscall"
     uint64_t ts_boot_ns = 0; // kernel boot-time clock
     int64_t time_unix_ns = 0;
     uint64_t session = 0;
@@ -56,6 +57,24 @@ struct Event {
     std::string workspace;
     std::string tool_use_id;
     std::string tool_name;
+
+    // The task's executable (file and exec events; session events use dev/ino).
+    uint64_t exe_dev = 0, exe_ino = 0;
+    // Observer events: what a session's task did, seen by tracepoints.
+    std::optional<std::string> args;  // proc.args from the argv the kernel saw at exec
+                                      // (escaped, NULs as spaces); nullopt: not known
+    bool args_truncated = false;      // argv was longer than the kernel copies
+    bool exe_from_memfd = false;      // proc.is_exe_from_memfd (exec events)
+    std::string fd_type;              // fd.type of a socket: "ipv4", "ipv6", "unix"
+    std::string l4proto;              // fd.l4proto: "tcp", "udp", "icmp", "raw", "" unknown
+    std::string lip, rip;             // local and remote address ("" unknown)
+    uint16_t lport = 0, rport = 0;
+    int64_t fd = -1;                  // fd.num of the socket (net events)
+    // evt.arg.NAME of the syscall, named as Falco names them ("request",
+    // "pid", "name", "flags", ...), values as Falco prints them.
+    std::vector<std::pair<std::string, std::string>> evt_args;
+    // The evt.arg value named `name`, or nullptr.
+    const std::string* evt_arg(std::string_view name) const;
 };
 
 // Decodes one ring-buffer record. Returns nullopt (and fills *why) when the
@@ -72,6 +91,11 @@ std::string evt_type_for(uint32_t op);
 std::string escape_path(std::string_view raw);
 
 std::string errno_name(int err);
+
+// Falco's fd.name for a socket tuple: "lip:lport->rip:rport".
+std::string socket_tuple(const Event& e);
+// Falco's name for a ptrace request ("PTRACE_ATTACH"), or the number.
+std::string ptrace_request_name(uint64_t request);
 
 nlohmann::json to_json(const Event& e, const std::string& hostname);
 std::string to_text(const Event& e);

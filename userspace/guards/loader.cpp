@@ -13,10 +13,12 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "bpf_abi.h"
 #include "error.h"
 #include "file_guard.skel.h"
+#include "observer.skel.h"
 #include "self_guard.skel.h"
 #include "sessions.skel.h"
 
@@ -27,6 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr long kBpfFsMagic = 0xcafe4a11;
+constexpr long kTraceFsMagic = 0x74726163;
 
 int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list ap) {
     if (level == LIBBPF_DEBUG)
@@ -55,6 +58,7 @@ std::string link_pin(const std::string& root, const std::string& obj, const char
 struct Loader::Object {
     std::string name;
     bpf_object* obj = nullptr;
+    std::set<std::string> unavailable;  // programs whose hook this kernel lacks
     std::function<int()> load;
     std::function<void()> destroy;
     ~Object() {
@@ -102,6 +106,20 @@ void ensure_bpffs() {
     spdlog::info("loader: mounted bpffs at /sys/fs/bpf");
 }
 
+std::string ensure_tracefs() {
+    // libbpf resolves tracepoints under debugfs when it is mounted, else tracefs.
+    std::error_code ec;
+    if (fs::exists("/sys/kernel/debug/tracing/events", ec))
+        return "/sys/kernel/debug/tracing";
+    struct statfs st{};
+    if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == kTraceFsMagic)
+        return "/sys/kernel/tracing";
+    if (::mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+        throw FatalError(errno_message("loader: failed to mount tracefs at /sys/kernel/tracing", errno));
+    spdlog::info("loader: mounted tracefs at /sys/kernel/tracing");
+    return "/sys/kernel/tracing";
+}
+
 bool is_loaded(const std::string& pin_root) {
     std::error_code ec;
     return fs::exists(pin_root + "/links", ec) && !fs::is_empty(pin_root + "/links", ec);
@@ -138,6 +156,10 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
     l->objects_.push_back(open_skeleton<self_guard_bpf>(
         "self_guard", self_guard_bpf__open_opts, self_guard_bpf__load, self_guard_bpf__destroy,
         opts.pin_root));
+    l->objects_.push_back(open_skeleton<observer_bpf>("observer", observer_bpf__open_opts,
+                                                      observer_bpf__load, observer_bpf__destroy,
+                                                      opts.pin_root));
+    const std::string tracefs = ensure_tracefs();
 
     // Configure: a program whose link is pinned already enforces; adopt it
     // instead of loading a second copy.
@@ -145,6 +167,17 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
     for (auto& o : l->objects_) {
         bpf_program* p;
         bpf_object__for_each_program(p, o->obj) {
+            // A syscall tracepoint the kernel was built without (init_module
+            // with CONFIG_MODULES off): that call goes unobserved, said once.
+            std::string sec = bpf_program__section_name(p);
+            if (sec.rfind("tracepoint/", 0) == 0 &&
+                !fs::exists(tracefs + "/events/" + sec.substr(11), ec)) {
+                spdlog::warn("{}: {} is not in this kernel; {} is not observed", o->name, sec,
+                             bpf_program__name(p));
+                o->unavailable.insert(bpf_program__name(p));
+                bpf_program__set_autoload(p, false);
+                continue;
+            }
             bool pinned = fs::exists(link_pin(opts.pin_root, o->name, bpf_program__name(p)), ec);
             bool load_it = !pinned || opts.replace;
             bpf_program__set_autoload(p, load_it);
@@ -198,16 +231,20 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
     for (auto& o : l->objects_) {
         bpf_program* p;
         bpf_object__for_each_program(p, o->obj) {
+            if (o->unavailable.count(bpf_program__name(p)))
+                continue;
             std::string id = o->name + "/" + bpf_program__name(p);
             l->programs_.push_back(id);
             if (!bpf_program__autoload(p))
                 continue;
             bpf_link* link = bpf_program__attach(p);
-            if (!link)
-                throw FatalError(errno_message(o->name + ": failed to attach " +
-                                                   bpf_program__section_name(p),
-                                               errno) +
-                                 " (is 'bpf' in /sys/kernel/security/lsm?)");
+            if (!link) {
+                std::string sec = bpf_program__section_name(p);
+                throw FatalError(errno_message(o->name + ": failed to attach " + sec, errno) +
+                                 (sec.rfind("lsm/", 0) == 0
+                                      ? " (is 'bpf' in /sys/kernel/security/lsm?)"
+                                      : " (is tracefs mounted at " + tracefs + "?)"));
+            }
             std::string pin = link_pin(opts.pin_root, o->name, bpf_program__name(p));
             std::string tmp = pin + "_new";  // bpffs refuses names with dots
             ::unlink(tmp.c_str());

@@ -68,4 +68,8 @@ bool is_loaded(const std::string& pin_root);
 // Mounts bpffs at /sys/fs/bpf when it is not mounted yet.
 void ensure_bpffs();
 
+// Where tracepoints are listed (debugfs's tracing/ when mounted, else
+// tracefs, mounted at /sys/kernel/tracing when it is not yet).
+std::string ensure_tracefs();
+
 }  // namespace bulkhead::guards
