@@ -1,15 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sandbox/seccomp.h"
 
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "fd.h"
+
 namespace bulkhead::sandbox {
+
+namespace {
+
+// What libseccomp writes to a descriptor (BPF program or pseudo-code).
+bool export_to(scmp_filter_ctx ctx, int (*exporter)(const scmp_filter_ctx, int), std::string* out) {
+    Fd fd(memfd_create("bulkhead-seccomp", MFD_CLOEXEC));
+    if (!fd.valid() || exporter(ctx, fd.get()) != 0 || lseek(fd.get(), 0, SEEK_SET) != 0)
+        return false;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0)
+        out->append(buf, static_cast<size_t>(n));
+    return n == 0;
+}
+
+}  // namespace
 
 const char* to_string(Arg0 when) {
     switch (when) {
@@ -111,29 +131,26 @@ std::unique_ptr<SeccompFilter> SeccompFilter::build(int deny_errno, std::string*
         if (rc != 0)
             return fail(std::string("cannot deny ") + d.name, rc);
     }
+    std::string bpf;
+    if (!export_to(ctx, seccomp_export_bpf, &bpf) || bpf.empty() || bpf.size() % sizeof(sock_filter) != 0) {
+        *error = "seccomp: cannot generate the filter program";
+        return nullptr;
+    }
+    f->program_.resize(bpf.size() / sizeof(sock_filter));
+    std::memcpy(f->program_.data(), bpf.data(), bpf.size());
     return f;
 }
 
 SeccompFilter::~SeccompFilter() { seccomp_release(ctx_); }
 
 int SeccompFilter::load() const {
-    int rc = seccomp_load(ctx_);
-    return rc == 0 ? 0 : -rc;
+    sock_fprog prog{static_cast<unsigned short>(program_.size()), const_cast<sock_filter*>(program_.data())};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : errno;
 }
 
 std::string SeccompFilter::pseudo_code() const {
-    int fd = memfd_create("bulkhead-seccomp", MFD_CLOEXEC);
-    if (fd < 0)
-        return "";
     std::string out;
-    if (seccomp_export_pfc(ctx_, fd) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(fd, buf, sizeof(buf))) > 0)
-            out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return out;
+    return export_to(ctx_, seccomp_export_pfc, &out) ? out : "";
 }
 
 }  // namespace bulkhead::sandbox
