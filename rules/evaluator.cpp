@@ -46,7 +46,33 @@ struct Node {
     ExprKind kind = ExprKind::kCheck;
     std::vector<Node> children;
     Check* check = nullptr;
+    int cost = 0;  // rough work to evaluate; and/or run their cheap children first
 };
+
+// Relative cost of one check. Reordering the operands of and/or changes no
+// result (checks have no side effects) and lets cheap checks short-circuit
+// list lookups, globs and regexes.
+int check_cost(const Check& c) {
+    int cost = 0;
+    switch (c.op) {
+    case CompareOp::kExists: cost = 1; break;
+    case CompareOp::kEq: case CompareOp::kNe: case CompareOp::kLt: case CompareOp::kLe:
+    case CompareOp::kGt: case CompareOp::kGe: case CompareOp::kStartsWith: case CompareOp::kBStartsWith:
+    case CompareOp::kEndsWith:
+        cost = c.lhs.field.info->type == FieldType::kString ? 3 : 2;
+        break;
+    case CompareOp::kIn: case CompareOp::kIntersects: cost = 4 + static_cast<int>(c.operands.size() - c.set.size()) * 2; break;
+    case CompareOp::kContains: case CompareOp::kIContains: case CompareOp::kBContains: cost = 6; break;
+    case CompareOp::kGlob: case CompareOp::kIGlob: case CompareOp::kPmatch:
+        cost = 8 * static_cast<int>(std::max<size_t>(1, c.operands.size()));
+        break;
+    case CompareOp::kRegex: cost = 20; break;
+    }
+    if (c.modifier != Modifier::kNone) cost *= static_cast<int>(std::max<size_t>(1, c.operands.size()));
+    if (!c.lhs.transformers.empty() || c.rhs_is_field) cost += 6;
+    if (c.lhs.field.info->arg == FieldArg::kIndex && c.lhs.field.index < 0) cost *= 10;  // any ancestor
+    return cost;
+}
 
 // A field's value after transformers; owns transformed strings.
 struct Extracted {
@@ -303,6 +329,11 @@ struct Compiler {
                 node.children.push_back(std::move(*compiled));
             }
             bytes += sizeof(Node) * node.children.size();
+            for (const auto& child : node.children) node.cost += child.cost;
+            if (node.kind == ExprKind::kAnd || node.kind == ExprKind::kOr) {
+                std::stable_sort(node.children.begin(), node.children.end(),
+                                 [](const Node& a, const Node& b) { return a.cost < b.cost; });
+            }
             return node;
         }
         auto check = std::make_unique<Check>();
@@ -347,6 +378,7 @@ struct Compiler {
         }
         bytes += sizeof(Check);
         node.check = check.get();
+        node.cost = check_cost(*check);
         checks->push_back(std::move(check));
         return node;
     }
@@ -360,6 +392,12 @@ struct Segment {
     FieldRef field;
     bool available = false;  // false: a Falco field bulkhead lacks (<NA>)
 };
+
+Segment literal_segment(std::string text) {
+    Segment seg;
+    seg.literal = std::move(text);
+    return seg;
+}
 
 bool field_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; }
 
@@ -387,7 +425,7 @@ Result<std::vector<Segment>> parse_output(const std::string& output) {
             has_arg = true;
             i = close + 1;
         }
-        if (!literal.empty()) out.push_back(Segment{std::move(literal)});
+        if (!literal.empty()) out.push_back(literal_segment(std::move(literal)));
         literal.clear();
         Segment seg;
         seg.is_field = true;
@@ -400,7 +438,7 @@ Result<std::vector<Segment>> parse_output(const std::string& output) {
         }
         out.push_back(std::move(seg));
     }
-    if (!literal.empty()) out.push_back(Segment{std::move(literal)});
+    if (!literal.empty()) out.push_back(literal_segment(std::move(literal)));
     return out;
 }
 
@@ -479,11 +517,15 @@ Result<Evaluator> Evaluator::build(std::shared_ptr<const RuleSet> rules, std::ve
 }
 
 void Evaluator::evaluate(const FieldSource& event, std::vector<size_t>* fired) const {
-    static const FieldRef kEvtType{find_field("evt.type")};
+    static const FieldRef kEvtType = [] {
+        FieldRef ref;
+        ref.info = find_field("evt.type");
+        return ref;
+    }();
     FieldValue type;
     const std::vector<size_t>* candidates = &any_;
     if (event.get(kEvtType, &type)) {
-        auto it = by_type_.find(std::string(type.str));
+        auto it = by_type_.find(type.str);
         if (it != by_type_.end()) candidates = &it->second;
     }
     for (size_t index : *candidates)

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -72,7 +73,11 @@ private:
     size_t compiled_count_ = 0;
     size_t memory_bytes_ = 0;
     // evt.type -> rules to run, in rule order (typed rules merged with any_).
-    std::unordered_map<std::string, std::vector<size_t>> by_type_;
+    struct TypeHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::vector<size_t>, TypeHash, std::equal_to<>> by_type_;
     std::vector<size_t> any_;  // rules that match events of any type
 };
 

@@ -58,25 +58,36 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
         "Read environment secrets file", "Read shell history",          "Write git hook",
         "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
         "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
+        "Exfiltration tool reached the network", "Connect to cloud metadata service",
+        "Fileless execution in agent session", "Ptrace by agent session", "Kernel module load from agent session",
     };
     EXPECT_EQ(names, want);
     EXPECT_TRUE(rules_.warnings.empty());
 }
 
-TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndEnforcedInTheKernel) {
+// File rules block in the kernel; the rules on what sessions do (exec,
+// connect, ptrace, modules) run in userspace on the observer's events.
+TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     const std::regex mitre("T[0-9]{4}(\\.[0-9]{3})?");
-    for (const auto& rule : rules_.rules) {
+    ASSERT_EQ(compiled_.report.size(), rules_.rules.size());
+    for (size_t i = 0; i < rules_.rules.size(); ++i) {
+        const Rule& rule = rules_.rules[i];
+        const bool file_rule = i < 15;
         EXPECT_FALSE(rule.desc.empty()) << rule.name;
-        EXPECT_NE(rule.output.find("%fd.name"), std::string::npos) << rule.name;
         EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
-        EXPECT_EQ(rule.action, Action::kBlock) << rule.name;
+        EXPECT_NE(rule.output.find(file_rule ? "%fd.name" : "%proc.name"), std::string::npos) << rule.name;
         EXPECT_GT(rule.risk, 0) << rule.name;
+        EXPECT_TRUE(rule.unsupported.empty()) << rule.name << ": " << rule.unsupported;
         bool has_mitre = false;
         for (const auto& tag : rule.tags) has_mitre |= std::regex_match(tag, mitre);
         EXPECT_TRUE(has_mitre) << rule.name << " has no MITRE technique tag";
-    }
-    for (const auto& report : compiled_.report) {
-        EXPECT_EQ(report.placement, Placement::kKernel) << report.rule << ": " << report.reason;
+        if (file_rule) {
+            EXPECT_EQ(rule.action, Action::kBlock) << rule.name;
+            EXPECT_EQ(compiled_.report[i].placement, Placement::kKernel) << rule.name << ": " << compiled_.report[i].reason;
+        } else {
+            EXPECT_NE(rule.action, Action::kBlock) << rule.name;
+            EXPECT_EQ(compiled_.report[i].placement, Placement::kUserspace) << rule.name;
+        }
     }
     for (const auto& p : compiled_.policy.files) {
         EXPECT_EQ(p.scope, KernelScope::kSessions) << p.rule;

@@ -4,13 +4,14 @@
 #include <pwd.h>
 #include <grp.h>
 
+#include <chrono>
+#include <unordered_map>
+
 namespace bulkhead::engine {
 
 namespace {
 
 using rules::FieldId;
-
-bool is_open(const events::Event& e) { return e.evt_type == "open" || e.evt_type == "openat"; }
 
 bool is_ip_socket(const events::Event& e) {
     return e.kind == "net" && (e.fd_type == "ipv4" || e.fd_type == "ipv6");
@@ -23,14 +24,32 @@ bool ip(std::string_view s, rules::FieldValue* out) {
     return true;
 }
 
-std::string user_name(uint32_t uid) {
+// NSS lookups read /etc/passwd each time; names are cached per thread for
+// a minute so a renamed account shows up without a restart.
+template <typename Lookup>
+const std::string& cached_name(uint32_t id, Lookup lookup) {
+    struct Entry {
+        std::string name;
+        std::chrono::steady_clock::time_point at;
+    };
+    thread_local std::unordered_map<uint32_t, Entry> cache;
+    auto now = std::chrono::steady_clock::now();
+    auto it = cache.find(id);
+    if (it == cache.end() || now - it->second.at > std::chrono::minutes(1)) {
+        if (cache.size() > 4096) cache.clear();
+        it = cache.insert_or_assign(id, Entry{lookup(id), now}).first;
+    }
+    return it->second.name;
+}
+
+std::string lookup_user(uint32_t uid) {
     struct passwd pw, *res = nullptr;
     char buf[1024];
     if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res) return std::to_string(uid);
     return pw.pw_name;
 }
 
-std::string group_name(uint32_t gid) {
+std::string lookup_group(uint32_t gid) {
     struct group gr, *res = nullptr;
     char buf[1024];
     if (getgrgid_r(gid, &gr, buf, sizeof buf, &res) != 0 || !res) return std::to_string(gid);
@@ -38,6 +57,9 @@ std::string group_name(uint32_t gid) {
 }
 
 }  // namespace
+
+EventFields::EventFields(const events::Event& e)
+    : e_(e), file_(e.kind == "file"), open_(e.evt_type == "open" || e.evt_type == "openat") {}
 
 bool EventFields::str(std::string_view s, rules::FieldValue* out) const {
     out->type = rules::FieldType::kString;
@@ -52,7 +74,7 @@ bool EventFields::num(__int128 n, rules::FieldValue* out) const {
 }
 
 bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) const {
-    const bool file = e_.kind == "file";
+    const bool file = file_;
     const bool net = e_.kind == "net";
     switch (field.info->id) {
     case FieldId::kEvtArg: {
@@ -87,7 +109,7 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kEvtRawres: return num(-e_.err, out);
     case FieldId::kEvtIsOpenRead:
     case FieldId::kEvtIsOpenWrite: {
-        if (!is_open(e_)) return false;
+        if (!open_) return false;
         out->type = rules::FieldType::kBool;
         const char* want = field.info->id == FieldId::kEvtIsOpenRead ? "read" : "write";
         out->boolean = e_.op.find(want) != std::string::npos;
@@ -139,13 +161,9 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kFdIno: return file && num(e_.ino, out);
     case FieldId::kFdDev: return file && num(e_.dev, out);
     case FieldId::kUserUid: return num(e_.uid, out);
-    case FieldId::kUserName:
-        scratch_ = user_name(e_.uid);
-        return str(scratch_, out);
+    case FieldId::kUserName: return str(cached_name(e_.uid, lookup_user), out);
     case FieldId::kGroupGid: return num(e_.gid, out);
-    case FieldId::kGroupName:
-        scratch_ = group_name(e_.gid);
-        return str(scratch_, out);
+    case FieldId::kGroupName: return str(cached_name(e_.gid, lookup_group), out);
     case FieldId::kContainerId: return str(e_.container_id.empty() ? "host" : e_.container_id, out);
     case FieldId::kAgentSession: return e_.session && num(e_.session, out);
     case FieldId::kAgentName: return e_.session && !e_.agent.empty() && str(e_.agent, out);

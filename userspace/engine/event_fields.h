@@ -11,7 +11,7 @@ namespace bulkhead::engine {
 
 class EventFields final : public rules::FieldSource {
 public:
-    explicit EventFields(const events::Event& e) : e_(e) {}
+    explicit EventFields(const events::Event& e);
     bool get(const rules::FieldRef& field, rules::FieldValue* out) const override;
 
 private:
@@ -19,6 +19,8 @@ private:
     bool num(__int128 n, rules::FieldValue* out) const;
 
     const events::Event& e_;
+    bool file_ = false;  // kind and open-ness decided once, not per field read
+    bool open_ = false;
     mutable std::string scratch_;  // derived strings (fd.directory, user.name, ...)
 };
 
