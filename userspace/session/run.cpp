@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -180,6 +181,12 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
     if (!plan.frozen.empty())
         std::cerr << "bulkhead: nothing new can be created directly in: " << sandbox::frozen_text(plan.frozen)
                   << "\n";
+    std::error_code ec;
+    std::string ws = std::filesystem::canonical(opts.workspace, ec).string();
+    if (std::find(plan.frozen.begin(), plan.frozen.end(), ws) != plan.frozen.end())
+        std::cerr << "bulkhead: warning: the workspace " << sandbox::frozen_text({ws})
+                  << " holds protected objects, so the session cannot create files directly in it; "
+                     "start the agent in a project directory\n";
     if (!plan.gaps.empty())
         std::cerr << "bulkhead: not enforced at this level (" << plan.gaps.size() << "):\n"
                   << sandbox::gaps_text(plan.gaps);
