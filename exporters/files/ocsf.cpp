@@ -52,7 +52,7 @@ Activity file_activity(const std::string& op) {
 }
 
 Activity process_activity(const events::Event& e) {
-    if (e.kind == "session" || e.op == "exec")
+    if (e.kind == "session" || e.kind == "exec" || e.op == "exec")
         return {1, "Launch"};
     if (e.op == "ptrace")
         return {3, "Open"};  // obtaining a handle on another process
@@ -76,9 +76,13 @@ std::string basename_of(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-json field(const events::Event& e, const char* key) {
-    auto it = e.output_fields.find(key);
-    return it == e.output_fields.end() ? json() : *it;
+// A Falco field as events::to_json renders it (so the socket fields the
+// daemon fills are found whatever their source), first of `keys` present.
+json field(const json& fields, std::initializer_list<const char*> keys) {
+    for (const char* key : keys)
+        if (auto it = fields.find(key); it != fields.end() && !it->is_null())
+            return *it;
+    return json();
 }
 
 json process_of(const events::Event& e) {
@@ -110,14 +114,15 @@ json file_of(const events::Event& e) {
     return f;
 }
 
-json endpoint(const events::Event& e, const char* ip_key, const char* port_key, const char* name_key) {
+json endpoint(const json& fields, std::initializer_list<const char*> ip, std::initializer_list<const char*> port,
+              std::initializer_list<const char*> name) {
     json ep = json::object();
-    if (auto ip = field(e, ip_key); !ip.is_null())
-        ep["ip"] = ip;
-    if (auto port = field(e, port_key); !port.is_null())
-        ep["port"] = port;
-    if (auto name = field(e, name_key); !name.is_null())
-        ep["hostname"] = name;
+    if (auto v = field(fields, ip); !v.is_null())
+        ep["ip"] = v;
+    if (auto v = field(fields, port); !v.is_null())
+        ep["port"] = v;
+    if (auto v = field(fields, name); !v.is_null())
+        ep["hostname"] = v;
     return ep;
 }
 
@@ -130,7 +135,7 @@ void add_activity_objects(json& j, const events::Event& e, int class_uid) {
     } else if (class_uid == 1007) {
         j["process"] = process_of(e);
         json parent = {{"pid", e.ppid}};
-        j["actor"]["process"] = e.kind == "session" ? parent : process_of(e);
+        j["actor"]["process"] = e.kind == "self-guard" ? process_of(e) : parent;
         if (e.kind == "self-guard") {
             // The target is the daemon itself; its pid, when the kernel gave it.
             j["process"] = {{"name", "bulkhead"}};
@@ -138,11 +143,13 @@ void add_activity_objects(json& j, const events::Event& e, int class_uid) {
                 j["process"]["pid"] = std::strtoll(e.detail.c_str() + 11, nullptr, 10);
         }
     } else if (class_uid == 4001) {
-        j["src_endpoint"] = endpoint(e, "fd.cip", "fd.cport", "fd.cip.name");
-        j["dst_endpoint"] = endpoint(e, "fd.sip", "fd.sport", "fd.sip.name");
+        json fields = events::to_json(e, "")["output_fields"];
+        // Local end as the source, remote end as the destination.
+        j["src_endpoint"] = endpoint(fields, {"fd.lip", "fd.cip"}, {"fd.lport", "fd.cport"}, {"fd.cip.name"});
+        j["dst_endpoint"] = endpoint(fields, {"fd.rip", "fd.sip"}, {"fd.rport", "fd.sport"}, {"fd.sip.name"});
         bool inbound = e.op == "accept" || e.op == "listen";
         json conn = {{"direction_id", inbound ? 1 : 2}, {"direction", inbound ? "Inbound" : "Outbound"}};
-        if (auto proto = field(e, "fd.l4proto"); proto.is_string()) {
+        if (auto proto = field(fields, {"fd.l4proto"}); proto.is_string()) {
             conn["protocol_name"] = proto;
             conn["protocol_num"] = proto == "tcp" ? 6 : proto == "udp" ? 17 : 0;
         }
@@ -178,8 +185,9 @@ json to_ocsf(const events::Event& e, const OcsfOptions& o) {
                  (e.verdict == "deny" || e.verdict == "audit" || e.verdict == "ask" ||
                   e.verdict == "approved" || e.verdict == "rejected" || e.action == "ask");
     int activity_class = e.kind == "file"                                   ? 1001
-                         : e.kind == "session" || e.kind == "self-guard"    ? 1007
-                         : e.kind == "network"                              ? 4001
+                         : e.kind == "session" || e.kind == "exec" ||
+                                   e.kind == "self-guard"                   ? 1007
+                         : e.kind == "net" || e.kind == "network"           ? 4001
                                                                             : 2004;
     int class_uid = alert && o.alerts_as_findings ? 2004 : activity_class;
     Activity act = class_uid == 1001   ? file_activity(e.op)

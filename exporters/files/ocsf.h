@@ -4,8 +4,10 @@
 //     alerts_as_findings: Detection Finding 2004 (activity 1 Create), the
 //     event's objects in `evidences`;
 //   - kind "file": File System Activity 1001, activity from the operation;
-//   - kind "session" (an agent's exec) and "self-guard": Process Activity 1007;
-//   - kind "network": Network Activity 4001 (endpoints from fd.* fields);
+//   - kind "session" (an agent's exec), "exec" and "self-guard": Process
+//     Activity 1007;
+//   - kind "net" (or "network"): Network Activity 4001, endpoints from the
+//     fd.* fields of events::to_json (fd.lip/fd.rip, else fd.cip/fd.sip);
 //   - anything else (drop reports): Detection Finding 2004.
 // Every class carries the security-control outcome:
 //   verdict          action_id          disposition_id

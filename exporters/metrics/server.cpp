@@ -228,8 +228,10 @@ void MetricsServer::run() {
                 if (cfd < 0)
                     break;
                 if (static_cast<int>(clients.size()) >= kMaxClients) {
-                    close(cfd);  // full: the scraper retries; nobody can hold all slots for long
-                    continue;
+                    // Full: the oldest connection goes, so clients that
+                    // connect and stall cannot lock a scraper out.
+                    close(clients.front().fd);
+                    clients.erase(clients.begin());
                 }
                 Client c;
                 c.fd = cfd;

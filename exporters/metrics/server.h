@@ -2,9 +2,9 @@
 // A small HTTP/1.x server for Prometheus scrapes: `GET /metrics` answers the
 // registry's text; everything else gets 400/404/405/431. One thread, poll(),
 // non-blocking sockets; each connection is bounded in bytes (8 KiB of
-// request) and time (5 s), and in number (64 at once; more are closed on
-// accept), so a client that never reads or never finishes its request
-// costs nothing but its own slot.
+// request) and time (5 s), and in number (64 at once; a new connection
+// evicts the oldest), so clients that never read or never finish their
+// request cannot lock a scraper out.
 #pragma once
 
 #include <atomic>

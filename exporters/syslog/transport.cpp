@@ -213,6 +213,8 @@ std::string ssl_errors() {
 
 class TlsTransport : public Transport {
 public:
+    static constexpr int kRefusalWaitMs = 200;
+
     explicit TlsTransport(TransportOptions o) : o_(std::move(o)) {}
     ~TlsTransport() override {
         close();
@@ -314,14 +316,23 @@ private:
             close();
             return Error{"syslog: TLS handshake with " + peer_name(o_) + " (" + name + "): " + why};
         }
+        // In TLS 1.3 the server checks our certificate after our side of the
+        // handshake is done: give its refusal a moment to arrive, or the
+        // first messages would go into a connection it is closing.
+        if (SSL_version(ssl_) == TLS1_3_VERSION && closed_by_peer(kRefusalWaitMs)) {
+            close();
+            return Error{"syslog: TLS: " + peer_name(o_) +
+                         " closed the connection after the handshake (does it want a client "
+                         "certificate, or not ours?)"};
+        }
         return {};
     }
 
     // Reads what the server sent (TLS 1.3 session tickets, close_notify)
     // without blocking: true when the connection is gone.
-    bool closed_by_peer() {
+    bool closed_by_peer(int wait_ms = 0) {
         pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 0) != 1)
+        if (poll(&p, 1, wait_ms) != 1)
             return false;
         if (p.revents & (POLLHUP | POLLERR))
             return true;

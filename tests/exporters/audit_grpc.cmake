@@ -8,3 +8,13 @@ if(TARGET bulkhead_audit)
   target_link_libraries(bulkhead_audit_tests PRIVATE bulkhead_audit GTest::gtest_main)
   gtest_discover_tests(bulkhead_audit_tests DISCOVERY_TIMEOUT 30)
 endif()
+
+if(TARGET bulkhead_grpc)
+  add_executable(bulkhead_grpc_tests ${_here}/grpc_test.cpp)
+  target_link_libraries(bulkhead_grpc_tests PRIVATE bulkhead_grpc bulkhead_grpc_proto GTest::gtest_main)
+  # Options structs are filled with designated initializers, leaving defaults.
+  target_compile_options(bulkhead_grpc_tests PRIVATE -Wno-missing-field-initializers)
+  # Each test starts servers and waits on real sockets; TLS cases wait on
+  # handshakes that must fail.
+  gtest_discover_tests(bulkhead_grpc_tests DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 120)
+endif()
