@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <grp.h>
+#include <linux/io_uring.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -72,6 +74,45 @@ std::string write_file(const std::string& path, int flags = O_WRONLY | O_APPEND)
 }
 
 std::string create_file(const std::string& path) { return write_file(path, O_WRONLY | O_CREAT | O_EXCL); }
+
+// Opens path for reading through io_uring (the operation runs in a kernel
+// worker, not in a syscall of the caller): "OK", the errno's name, or
+// "unavailable: ..." when io_uring itself is off.
+std::string io_uring_open(const std::string& path) {
+    io_uring_params p{};
+    int ring = static_cast<int>(syscall(SYS_io_uring_setup, 4, &p));
+    if (ring < 0)
+        return "unavailable: " + err_name(errno);
+    size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+    auto* sq = static_cast<char*>(mmap(nullptr, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING));
+    auto* cq = static_cast<char*>(mmap(nullptr, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
+    auto* sqes = static_cast<io_uring_sqe*>(
+        mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQES));
+    if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+        return "unavailable: mmap";
+    auto* tail = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
+    unsigned mask = *reinterpret_cast<unsigned*>(sq + p.sq_off.ring_mask);
+    unsigned idx = *tail & mask;
+    io_uring_sqe* e = &sqes[idx];
+    std::memset(e, 0, sizeof(*e));
+    e->opcode = IORING_OP_OPENAT;
+    e->fd = AT_FDCWD;
+    e->addr = reinterpret_cast<uint64_t>(path.c_str());
+    e->open_flags = O_RDONLY;
+    reinterpret_cast<unsigned*>(sq + p.sq_off.array)[idx] = idx;
+    __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+    if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) < 0)
+        return "unavailable: enter " + err_name(errno);
+    unsigned head = __atomic_load_n(reinterpret_cast<unsigned*>(cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+    unsigned cq_mask = *reinterpret_cast<unsigned*>(cq + p.cq_off.ring_mask);
+    int res = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes)[head & cq_mask].res;
+    ::close(ring);
+    if (res < 0)
+        return err_name(-res);
+    ::close(res);
+    return "OK";
+}
 
 using Results = std::map<std::string, std::string>;
 
@@ -249,16 +290,30 @@ TEST_P(SandboxTest, ProtectedSecretsAreEaccesAndNothingLeaks) {
                  return fd < 0 ? err_name(errno) : "OK";
              }()},
             {"write_key_allowed_by_read_rule", write_file(h(".ssh/id_ed25519"))},
+            {"reopen_o_path_through_proc", [&] {
+                 int fd = ::open(h(".ssh/id_ed25519").c_str(), O_PATH);
+                 if (fd < 0)
+                     return "O_PATH " + err_name(errno);
+                 return read_file("/proc/self/fd/" + std::to_string(fd));
+             }()},
+            {"io_uring_openat", io_uring_open(h(".ssh/id_ed25519"))},
         };
     };
     auto control = run_child(policy(), opts_, GetParam(), body, nullptr, /* sandboxed = */ false);
     ASSERT_EQ(control.results["read_ssh_key"], std::string("OK:") + kSshSecret) << control.raw;
+    ASSERT_EQ(control.results["reopen_o_path_through_proc"], std::string("OK:") + kSshSecret) << control.raw;
     auto r = run_child(policy(), opts_, GetParam(), body);
     ASSERT_EQ(r.results.count("error"), 0u) << r.raw;
     for (const char* k : {"read_ssh_key", "read_aws", "read_gh_through_symlinked_dir", "read_gh_real_path",
                           "read_key_through_symlink_sibling", "read_key_via_proc_self_root", "read_key_dotdot",
-                          "open_for_mmap"})
+                          "open_for_mmap", "reopen_o_path_through_proc"})
         EXPECT_EQ(r.results[k], "EACCES") << k;
+    // io_uring runs the open in a kernel worker with the caller's
+    // credentials, so Landlock still decides.
+    if (control.results["io_uring_openat"] == "OK")
+        EXPECT_EQ(r.results["io_uring_openat"], "EACCES");
+    else
+        std::cerr << "io_uring case not run: " << control.results["io_uring_openat"] << "\n";
     EXPECT_EQ(r.results["write_key_allowed_by_read_rule"], "OK");
     EXPECT_EQ(r.raw.find(kSshSecret), std::string::npos);
     EXPECT_EQ(r.raw.find(kAwsSecret), std::string::npos);
