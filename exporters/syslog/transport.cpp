@@ -109,85 +109,25 @@ bool peer_closed(int fd) {
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-class UdpTransport : public Transport {
+// UDP, TCP and the unix socket: a plain socket, opened on first use and
+// after an error. Streams carry octet-counted frames; datagrams one message.
+class SocketTransport : public Transport {
 public:
-    explicit UdpTransport(TransportOptions o) : o_(std::move(o)) {}
-    ~UdpTransport() override { close(); }
+    SocketTransport(TransportOptions o, bool stream) : o_(std::move(o)), stream_(stream) {}
+    ~SocketTransport() override { close(); }
     Result<void> send(const std::string& message) override {
-        if (fd_ < 0) {
-            auto fd = connect_to(o_, SOCK_DGRAM);
-            if (!fd)
-                return Error{fd.error()};
-            fd_ = *fd;
-        }
-        if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL) < 0)
-            return Error{errno_text("syslog: send to " + peer_name(o_), errno)};
-        return {};
-    }
-    void close() override {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    TransportOptions o_;
-    int fd_ = -1;
-};
-
-class UnixTransport : public Transport {
-public:
-    explicit UnixTransport(TransportOptions o) : o_(std::move(o)) {}
-    ~UnixTransport() override { close(); }
-    Result<void> send(const std::string& message) override {
-        if (fd_ < 0) {
-            sockaddr_un addr{};
-            addr.sun_family = AF_UNIX;
-            if (o_.socket_path.size() >= sizeof addr.sun_path)
-                return Error{"syslog: socket path too long: " + o_.socket_path};
-            std::memcpy(addr.sun_path, o_.socket_path.c_str(), o_.socket_path.size());
-            fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-            if (fd_ < 0)
-                return Error{errno_text("syslog: socket", errno)};
-            set_timeouts(fd_, o_.timeout);
-            if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-                int err = errno;
-                close();
-                return Error{errno_text("syslog: cannot connect to " + o_.socket_path, err)};
-            }
-        }
-        // A blocking send with SO_SNDTIMEO: a full receiver delays, then fails.
-        if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL) < 0)
-            return Error{errno_text("syslog: send to " + o_.socket_path, errno)};
-        return {};
-    }
-    void close() override {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    TransportOptions o_;
-    int fd_ = -1;
-};
-
-class TcpTransport : public Transport {
-public:
-    explicit TcpTransport(TransportOptions o) : o_(std::move(o)) {}
-    ~TcpTransport() override { close(); }
-    Result<void> send(const std::string& message) override {
-        if (fd_ >= 0 && peer_closed(fd_))
+        if (fd_ >= 0 && stream_ && peer_closed(fd_))
             close();
         if (fd_ < 0) {
-            auto fd = connect_to(o_, SOCK_STREAM);
+            auto fd = open();
             if (!fd)
                 return Error{fd.error()};
             fd_ = *fd;
         }
+        // Blocking with SO_SNDTIMEO: a full receiver delays, then fails.
         int err = 0;
-        if (!send_all(fd_, octet_frame(message), &err))
-            return Error{errno_text("syslog: send to " + peer_name(o_), err)};
+        if (!send_all(fd_, stream_ ? octet_frame(message) : message, &err))
+            return Error{errno_text("syslog: send to " + where(), err)};
         return {};
     }
     void close() override {
@@ -196,9 +136,39 @@ public:
         fd_ = -1;
     }
 
-private:
+protected:
+    virtual Result<int> open() { return connect_to(o_, stream_ ? SOCK_STREAM : SOCK_DGRAM); }
+    virtual std::string where() const { return peer_name(o_); }
     TransportOptions o_;
+
+private:
+    bool stream_;
     int fd_ = -1;
+};
+
+class UnixTransport : public SocketTransport {
+public:
+    explicit UnixTransport(TransportOptions o) : SocketTransport(std::move(o), /* stream = */ false) {}
+
+protected:
+    Result<int> open() override {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (o_.socket_path.size() >= sizeof addr.sun_path)
+            return Error{"syslog: socket path too long: " + o_.socket_path};
+        std::memcpy(addr.sun_path, o_.socket_path.c_str(), o_.socket_path.size());
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return Error{errno_text("syslog: socket", errno)};
+        set_timeouts(fd, o_.timeout);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            int err = errno;
+            ::close(fd);
+            return Error{errno_text("syslog: cannot connect to " + o_.socket_path, err)};
+        }
+        return fd;
+    }
+    std::string where() const override { return o_.socket_path; }
 };
 
 std::string ssl_errors() {
@@ -363,9 +333,9 @@ private:
 
 std::unique_ptr<Transport> make_transport(const TransportOptions& options) {
     if (options.kind == "udp")
-        return std::make_unique<UdpTransport>(options);
+        return std::make_unique<SocketTransport>(options, /* stream = */ false);
     if (options.kind == "tcp")
-        return std::make_unique<TcpTransport>(options);
+        return std::make_unique<SocketTransport>(options, /* stream = */ true);
     if (options.kind == "tls")
         return std::make_unique<TlsTransport>(options);
     return std::make_unique<UnixTransport>(options);

@@ -105,19 +105,6 @@ TEST(MetricsServer, AnswersByRequest) {
     EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n") << "HEAD has no body";
 }
 
-int connect_tcp(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 // Sends `request` and reads the answer until the server closes.
 std::string talk(int fd, const std::string& request) {
     (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
@@ -137,7 +124,7 @@ std::string talk(int fd, const std::string& request) {
 }
 
 std::string scrape(int port) {
-    int fd = connect_tcp(port);
+    int fd = test::connect_loopback(port);
     return fd < 0 ? "" : talk(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
@@ -151,10 +138,10 @@ TEST(MetricsServer, ServesScrapesAndSurvivesBadClients) {
     EXPECT_TRUE(contains(scrape(port), "bulkhead_kernel_drops_total 9\n"));
 
     // Garbage: answered 400 and closed.
-    int fd = connect_tcp(port);
+    int fd = test::connect_loopback(port);
     EXPECT_TRUE(contains(talk(fd, std::string("\x16\x03\x01\x02\x00\x01\r\n\r\n", 10)), "400 Bad Request"));
     // Oversized: a request head that never ends.
-    fd = connect_tcp(port);
+    fd = test::connect_loopback(port);
     std::string big = "GET /metrics HTTP/1.1\r\nX: " + std::string(100000, 'a');
     std::string answer = talk(fd, big);
     EXPECT_TRUE(answer.empty() || contains(answer, "431")) << answer.substr(0, 100);
@@ -162,21 +149,21 @@ TEST(MetricsServer, ServesScrapesAndSurvivesBadClients) {
     // a scrape still gets through.
     std::vector<int> idle;
     for (int i = 0; i < MetricsServer::kMaxClients + 20; ++i)
-        idle.push_back(connect_tcp(port));
-    int half = connect_tcp(port);
+        idle.push_back(test::connect_loopback(port));
+    int half = test::connect_loopback(port);
     (void)!send(half, "GET /met", 8, 0);
     EXPECT_TRUE(contains(scrape(port), "bulkhead_kernel_drops_total 9\n"));
     for (int i : idle)
         close(i);
     close(half);
     // A client that hangs up mid-request changes nothing.
-    fd = connect_tcp(port);
+    fd = test::connect_loopback(port);
     (void)!send(fd, "GET /metrics HTTP/1.1\r\n", 23, 0);
     close(fd);
     record_kernel_drops(m, 10);
     EXPECT_TRUE(contains(scrape(port), "bulkhead_kernel_drops_total 10\n"));
     (*server)->stop();
-    EXPECT_EQ(connect_tcp(port), -1) << "stopped means closed";
+    EXPECT_EQ(test::connect_loopback(port), -1) << "stopped means closed";
 }
 
 TEST(MetricsServer, UnixSocket) {

@@ -97,15 +97,24 @@ int free_port(int socktype) {
     return ntohs(a.sin_port);
 }
 
-bool tcp_listening(int port) {
+int connect_loopback(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(fd);
-    return ok;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool tcp_listening(int port) {
+    int fd = connect_loopback(port);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0;
 }
 
 Child::Child(const std::vector<std::string>& argv, const std::string& stdout_path) {

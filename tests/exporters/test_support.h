@@ -36,6 +36,8 @@ void write_file(const std::string& path, const std::string& content);
 // A port nobody listens on right now (bound, read, closed).
 int free_port(int socktype);
 bool tcp_listening(int port);
+// A TCP connection to 127.0.0.1:port, or -1.
+int connect_loopback(int port);
 
 class Child {
 public:
