@@ -327,11 +327,11 @@ private:
             plan_->frozen.push_back(path);
         if (!access)
             return;
-        if (plan_->grants.size() >= kMaxGrants) {
-            if (plan_->grants.size() == kMaxGrants)
+        if (plan_->grants.size() == kMaxGrants) {
+            if (!too_many_)
                 plan_->errors.push_back("landlock: the policy needs more than " + std::to_string(kMaxGrants) +
-                                        " rules (last: '" + esc(path) + "')");
-            plan_->grants.push_back({path, access});
+                                        " rules (at '" + esc(path) + "')");
+            too_many_ = true;
             return;
         }
         plan_->grants.push_back({path, access});
@@ -400,6 +400,7 @@ private:
     const LandlockInputs& in_;
     LandlockPlan* plan_;
     Node root_;
+    bool too_many_ = false;
 };
 
 // Many nodes may hold a descriptor at once while planning; lift the soft
