@@ -2,6 +2,7 @@
 #include "rules/evaluator.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <unordered_set>
 
@@ -127,7 +128,26 @@ void apply(const std::vector<Transformer>& transformers, Extracted* value) {
     }
 }
 
-bool get_value(const Side& side, const FieldSource& event, int index_override, Extracted* out) {
+// One event being evaluated: plain fields (no argument) are read from the
+// source once and cached, since many rules check proc.name or fd.name.
+struct Context {
+    explicit Context(const FieldSource& s) : source(s) {}
+    const FieldSource& source;
+    enum : uint8_t { kUnread = 0, kAbsent, kPresent };
+    std::array<uint8_t, static_cast<size_t>(FieldId::kCount)> state{};
+    std::array<FieldValue, static_cast<size_t>(FieldId::kCount)> values;
+
+    bool get(const FieldRef& ref, FieldValue* out) {
+        if (ref.info->arg != FieldArg::kNone) return source.get(ref, out);
+        const auto id = static_cast<size_t>(ref.info->id);
+        if (state[id] == kUnread) state[id] = source.get(ref, &values[id]) ? kPresent : kAbsent;
+        if (state[id] == kAbsent) return false;
+        *out = values[id];
+        return true;
+    }
+};
+
+bool get_value(const Side& side, Context& event, int index_override, Extracted* out) {
     if (side.field.info->id == FieldId::kEvtDir) {
         // Falco 0.42+: only exit events exist, so evt.dir is always '<'.
         out->v.type = FieldType::kString;
@@ -226,7 +246,7 @@ bool compare(const Check& c, const FieldValue& v) {
     return !c.operands.empty() && compare_one(c, v, c.operands.front());
 }
 
-bool eval_check(const Check& c, const FieldSource& event) {
+bool eval_check(const Check& c, Context& event) {
     bool any_ancestor = c.lhs.field.info->arg == FieldArg::kIndex && c.lhs.field.index < 0 &&
                         c.lhs.field.info->id != FieldId::kProcAexepath;
     Extracted lhs;
@@ -252,7 +272,7 @@ bool eval_check(const Check& c, const FieldSource& event) {
     return compare_one(single, lhs.v, o);
 }
 
-bool eval(const Node& node, const FieldSource& event) {
+bool eval(const Node& node, Context& event) {
     switch (node.kind) {
     case ExprKind::kCheck: return eval_check(*node.check, event);
     case ExprKind::kNot: return !eval(node.children.front(), event);
@@ -522,18 +542,20 @@ void Evaluator::evaluate(const FieldSource& event, std::vector<size_t>* fired) c
         ref.info = find_field("evt.type");
         return ref;
     }();
+    Context context(event);
     FieldValue type;
     const std::vector<size_t>* candidates = &any_;
-    if (event.get(kEvtType, &type)) {
+    if (context.get(kEvtType, &type)) {
         auto it = by_type_.find(type.str);
         if (it != by_type_.end()) candidates = &it->second;
     }
     for (size_t index : *candidates)
-        if (eval(compiled_[index]->root, event)) fired->push_back(index);
+        if (eval(compiled_[index]->root, context)) fired->push_back(index);
 }
 
 RenderedOutput Evaluator::render(size_t rule, const FieldSource& event) const {
     RenderedOutput out;
+    Context context(event);
     const CompiledRule* compiled = rule < compiled_.size() ? compiled_[rule].get() : nullptr;
     if (!compiled) return out;
     for (const auto& seg : compiled->output) {
@@ -543,7 +565,7 @@ RenderedOutput Evaluator::render(size_t rule, const FieldSource& event) const {
         }
         Side side{seg.field, {}};
         Extracted value;
-        if (!seg.available || !get_value(side, event, -1, &value)) {
+        if (!seg.available || !get_value(side, context, -1, &value)) {
             out.text += "<NA>";
             out.fields[seg.key] = nullptr;
             continue;
@@ -578,7 +600,8 @@ Result<bool> evaluate_condition(const Expr& expr, const FieldSource& event) {
     Compiler compiler{&checks};
     auto root = compiler.compile(expr);
     if (!root) return root.error();
-    return eval(*root, event);
+    Context context(event);
+    return eval(*root, context);
 }
 
 }  // namespace bulkhead::rules

@@ -56,7 +56,8 @@ struct FieldRef {
     int index = -1;   // kIndex: parsed; -1 when absent
 };
 
-// What a FieldSource hands back. `str` must stay valid until the next call.
+// What a FieldSource hands back. `str` must stay valid for as long as the
+// source lives (the evaluator caches it for the whole event).
 struct FieldValue {
     FieldType type = FieldType::kString;
     std::string_view str;

@@ -83,9 +83,9 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     }
     case FieldId::kEvtArgs: {
         if (e_.evt_args.empty()) return false;
-        scratch_.clear();
-        for (const auto& [k, v] : e_.evt_args) scratch_ += (scratch_.empty() ? "" : " ") + k + "=" + v;
-        return str(scratch_, out);
+        args_.clear();
+        for (const auto& [k, v] : e_.evt_args) args_ += (args_.empty() ? "" : " ") + k + "=" + v;
+        return str(args_, out);
     }
     case FieldId::kProcIsExeFromMemfd:
         if (e_.kind != "exec") return false;
@@ -104,8 +104,8 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kFdL4proto: return is_ip_socket(e_) && !e_.l4proto.empty() && str(e_.l4proto, out);
     case FieldId::kEvtType: return !e_.evt_type.empty() && str(e_.evt_type, out);
     case FieldId::kEvtRes:
-        scratch_ = e_.err ? events::errno_name(e_.err) : "SUCCESS";
-        return str(scratch_, out);
+        res_ = e_.err ? events::errno_name(e_.err) : "SUCCESS";
+        return str(res_, out);
     case FieldId::kEvtRawres: return num(-e_.err, out);
     case FieldId::kEvtIsOpenRead:
     case FieldId::kEvtIsOpenWrite: {

@@ -21,7 +21,10 @@ private:
     const events::Event& e_;
     bool file_ = false;  // kind and open-ness decided once, not per field read
     bool open_ = false;
-    mutable std::string scratch_;  // derived strings (fd.directory, user.name, ...)
+    // Derived strings, one member per field: the evaluator keeps the views
+    // it was handed for the whole event.
+    mutable std::string res_;
+    mutable std::string args_;
 };
 
 }  // namespace bulkhead::engine
