@@ -9,7 +9,10 @@ EVENTS_LOG=${EVENTS_LOG:-/run/bulkhead/events.jsonl}
 E2E_STATE=${E2E_STATE:-/run/bulkhead-e2e}
 DAEMON_LOG=${DAEMON_LOG:-$E2E_STATE/daemon.log}
 DAEMON_PIDFILE=$E2E_STATE/daemon.pid
-export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG
+LAB_SIEM_JSONL=${LAB_SIEM_JSONL:-/run/bulkhead/siem.jsonl}
+LAB_SIEM_OCSF=${LAB_SIEM_OCSF:-/run/bulkhead/siem.ocsf.jsonl}
+LAB_METRICS=${LAB_METRICS:-127.0.0.1:9376}
+export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG LAB_SIEM_JSONL LAB_SIEM_OCSF LAB_METRICS
 
 # daemon_start [EXTRA-ARGS...]: start `bulkhead daemon` in the background and
 # wait (DAEMON_WAIT, default 180 s: loading takes ~60 s under TCG) until
@@ -20,6 +23,18 @@ daemon_start() {
     # shellcheck disable=SC2086
     set -- ${LAB_DAEMON_ARGS:-} "$@"
     mkdir -p "$E2E_STATE" "$(dirname "$EVENTS_LOG")"
+    # Unless a case brings its own config: the shipped rules, two file sinks
+    # and the metrics endpoint, so cases can check what reaches a SIEM.
+    if [[ " $* " != *" --config "* ]]; then
+        cat >"$E2E_STATE/lab-config.yaml" <<EOF
+exporters:
+  - {name: siem-jsonl, type: jsonl, path: $LAB_SIEM_JSONL}
+  - {name: siem-ocsf, type: ocsf, path: $LAB_SIEM_OCSF}
+spool_root: $E2E_STATE/spool
+metrics: "$LAB_METRICS"
+EOF
+        set -- --config "$E2E_STATE/lab-config.yaml" "$@"
+    fi
     echo "---- $(date +%T) bulkhead daemon --events-log $EVENTS_LOG $*" >>"$DAEMON_LOG"
     setsid "$BULKHEAD" daemon --events-log "$EVENTS_LOG" "$@" >>"$DAEMON_LOG" 2>&1 </dev/null &
     local pid=$! deadline=$((SECONDS + ${DAEMON_WAIT:-180}))

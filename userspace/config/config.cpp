@@ -64,8 +64,8 @@ std::optional<Config> load(const std::string& path, std::string* error) {
         *error = "config: " + path + ": the top level must be a mapping";
         return std::nullopt;
     }
-    static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root",
-                                             "rescan_seconds", "agents"};
+    static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
+                                             "agents", "exporters", "spool_root", "metrics"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -88,6 +88,16 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                     *error = "config: " + where(path, v) + "rescan_seconds must be 1..3600";
                     return std::nullopt;
                 }
+            } else if (key == "exporters") {
+                if (!v.IsSequence()) {
+                    *error = "config: " + where(path, v) + "exporters must be a list of sinks";
+                    return std::nullopt;
+                }
+                c.exporters = YAML::Clone(v);
+            } else if (key == "spool_root") {
+                c.spool_root = v.as<std::string>();
+            } else if (key == "metrics") {
+                c.metrics = v.as<std::string>();
             } else if (key == "agents") {
                 c.agents.clear();
                 for (const auto& a : v) {

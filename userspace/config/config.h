@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 namespace bulkhead::config {
 
 struct AgentKind {
@@ -20,6 +22,11 @@ struct Config {
     std::string pin_root = "/sys/fs/bpf/bulkhead";
     int rescan_seconds = 2;                // re-resolve protected paths
     std::vector<AgentKind> agents;
+    // SIEM sinks (exporters/factory.h documents each type's keys); checked
+    // when the daemon builds them, before it loads anything.
+    YAML::Node exporters;
+    std::string spool_root = "/var/lib/bulkhead/spool";
+    std::string metrics;                   // Prometheus endpoint: "HOST:PORT" or "unix:PATH"; "" = none
 };
 
 // The shipped agent kinds and their executables (agent discovery).

@@ -28,6 +28,10 @@
 #include "bpf_abi.h"
 #include "control/protocol.h"
 #include "engine/event_fields.h"
+#include "factory.h"
+#include "hub.h"
+#include "metrics/registry.h"
+#include "metrics/server.h"
 #include "error.h"
 #include "events/event.h"
 #include "guards/file_guard.h"
@@ -72,6 +76,8 @@ private:
     bool reload(std::string* error);
     void rescan();
     void report_drops();
+    void start_exporters();
+    void export_stats();
 
     static int on_ring_event(void* ctx, void* data, size_t size);
     void handle_event(const void* data, size_t size);
@@ -106,6 +112,10 @@ private:
     uint64_t drops_reported_ = 0;
     uint64_t decode_errors_ = 0;
     bool stop_ = false;
+    // SIEM sinks and the Prometheus endpoint (exporters/).
+    std::unique_ptr<exporters::Hub> hub_;
+    exporters::MetricsRegistry metrics_;
+    std::unique_ptr<exporters::MetricsServer> metrics_server_;
 };
 
 uint64_t sum_stat(int fd, __u32 idx) {
@@ -284,6 +294,7 @@ void Daemon::rescan() {
 
 void Daemon::report_drops() {
     uint64_t drops = sum_stat(loader_->maps().stats, BH_STAT_DROPS);
+    exporters::record_kernel_drops(metrics_, drops);
     if (drops <= drops_reported_)
         return;
     events::Event e;
@@ -424,6 +435,9 @@ void Daemon::publish(events::Event e) {
         else if (e.verdict == "audit")
             ++s->audited;
     }
+    if (hub_)
+        hub_->publish(e);
+    exporters::record_event(metrics_, e);
     json j = events::to_json(e, hostname_);
     if (!opts_.quiet)
         std::cout << events::to_text(e) << std::endl;
@@ -438,6 +452,46 @@ void Daemon::publish(events::Event e) {
         if (c.session_filter && *c.session_filter != e.session)
             continue;
         send(c, j);
+    }
+}
+
+void Daemon::start_exporters() {
+    exporters::Options o;
+    o.hostname = hostname_;
+    o.spool_root = opts_.config.spool_root;
+    o.version = BULKHEAD_VERSION;
+    auto sinks = exporters::make_exporters(opts_.config.exporters, o, exporters::builtin_factories());
+    if (!sinks)
+        throw FatalError(sinks.error(), 2);
+    for (const auto& sink : *sinks)
+        spdlog::info("exporters: sink '{}' ready", sink->name());
+    hub_ = std::make_unique<exporters::Hub>(std::move(*sinks));
+    exporters::record_enforcement_level(metrics_, kLevel);
+    if (!opts_.config.metrics.empty()) {
+        auto server = exporters::MetricsServer::start(opts_.config.metrics, metrics_);
+        if (!server)
+            throw FatalError("metrics: " + server.error(), 2);
+        metrics_server_ = std::move(*server);
+        spdlog::info("metrics: Prometheus text on {}", opts_.config.metrics);
+    }
+}
+
+// Every rescan tick: sink counters, sessions by state, and a synthetic event
+// when a sink lost events (never silently).
+void Daemon::export_stats() {
+    if (!hub_)
+        return;
+    for (const auto& [name, stats] : hub_->stats())
+        exporters::record_sink_stats(metrics_, name, stats);
+    std::map<std::string, uint64_t> by_state;
+    for (const auto& [id, s] : sessions_.all())
+        ++by_state[s.state];
+    exporters::record_sessions(metrics_, by_state);
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (auto drops = hub_->take_drop_report(now.tv_sec * 1000000000LL + now.tv_nsec)) {
+        spdlog::error("exporters: {}", drops->output);
+        publish(std::move(*drops));
     }
 }
 
@@ -609,6 +663,8 @@ json Daemon::status() {
         {"audited", sum_stat(m.stats, BH_STAT_AUDITED)},
         {"depth_exceeded", sum_stat(m.stats, BH_STAT_DEPTH_EXCEEDED)},
         {"storage_failed", sum_stat(m.stats, BH_STAT_STORAGE_FAILED)},
+        {"observed", sum_stat(m.stats, BH_STAT_OBS_EVENTS)},
+        {"observer_drops", sum_stat(m.stats, BH_STAT_OBS_DROPS)},
         {"pending_paths", policy_ ? policy_->plan.pending.size() : 0},
     };
 }
@@ -729,6 +785,7 @@ int Daemon::run() {
     if (cgroup_root_.empty())
         spdlog::warn("sessions: no cgroup v2 mount found; `bulkhead run` will fail");
 
+    start_exporters();  // a bad sink config fails before anything is loaded
     load_guards();
     for (const auto& a : opts_.config.agents)
         sessions_.agent_kind(a.name);
@@ -814,6 +871,7 @@ int Daemon::run() {
                 }
                 rescan();
                 report_drops();
+                export_stats();
             } else {
                 on_client(fd, evs[i].events);
             }
@@ -821,6 +879,8 @@ int Daemon::run() {
     }
     ring_buffer__consume(ring_);
     ring_buffer__free(ring_);
+    if (hub_)
+        hub_->close();  // bounded; what is left stays in the spools for the next start
     ::unlink(opts_.config.socket.c_str());
     spdlog::info("daemon: stopping; the pinned programs keep enforcing (`bulkhead unload` removes them)");
     return 0;
