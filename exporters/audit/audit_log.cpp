@@ -257,8 +257,9 @@ Result<void> AuditLog::start() {
 void AuditLog::publish(const events::Event& event) {
     std::lock_guard lock(mu_);
     stats_.published++;
-    if (event.kind == kCheckpointKind) {
-        stats_.filtered++;  // our own head, forwarded to the other sinks
+    // Our own head comes back when the daemon forwards it to every sink.
+    if (event.kind == kCheckpointKind || !config_.filter.accepts(event)) {
+        stats_.filtered++;
         return;
     }
     if (closed_ || queue_.size() >= config_.queue_size) {

@@ -31,6 +31,7 @@
 #include "exporters/audit/verify.h"
 #include "exporters/exporter.h"
 #include "exporters/result.h"
+#include "exporters/sink_config.h"
 
 namespace bulkhead::exporters::audit {
 
@@ -53,6 +54,7 @@ struct AuditConfig {
     size_t queue_size = 65536;            // events waiting for the writer
     std::chrono::seconds checkpoint_interval{60};
     std::string hostname;                 // "": gethostname()
+    SinkFilter filter;                    // default: every event
 };
 
 class AuditLog final : public Exporter {
