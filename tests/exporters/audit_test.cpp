@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "exporters/audit/audit_factory.h"
 #include "exporters/audit/audit_log.h"
 #include "exporters/audit/verify.h"
 
@@ -433,6 +434,38 @@ TEST_F(AuditTest, FsyncPolicies) {
     EXPECT_EQ(parse_fsync_policy("always"), FsyncPolicy::always);
     EXPECT_EQ(parse_fsync_policy("never"), FsyncPolicy::never);
     EXPECT_FALSE(parse_fsync_policy("sometimes"));
+}
+
+TEST_F(AuditTest, FromTheDaemonsYaml) {
+    FactoryRegistry registry = builtin_factories();
+    registry.add("audit", make_audit_exporter);
+    auto yaml = YAML::Load("- name: audit\n  type: audit\n  path: " + config_.path +
+                           "\n  secret_key: " + config_.secret_key +
+                           "\n  fsync: always\n  min_priority: Warning\n  checkpoint_interval_s: 5\n");
+    auto sinks = make_exporters(yaml, {.hostname = "yaml-host"}, registry);
+    ASSERT_TRUE(sinks) << sinks.error();
+    ASSERT_EQ(sinks->size(), 1u);
+    auto* log = dynamic_cast<AuditLog*>((*sinks)[0].get());
+    ASSERT_NE(log, nullptr) << "the daemon finds the audit log to poll checkpoints";
+    auto low = event(0);
+    low.priority = "Notice";
+    log->publish(low);
+    log->publish(event(1));
+    log->close();
+    EXPECT_EQ(log->stats().filtered, 1u);
+    auto ls = lines();
+    ASSERT_EQ(ls.size(), 3u);
+    EXPECT_EQ(nlohmann::json::parse(ls[1])["event"]["hostname"], "yaml-host");
+
+    for (auto [bad, key] : {std::pair{"fsync: sometimes", "fsync"},
+                            std::pair{"on_bad_tail: ignore", "on_bad_tail"},
+                            std::pair{"checkpoint_interval_s: 0", "checkpoint_interval_s"},
+                            std::pair{"colour: red", "colour"}}) {
+        auto y = YAML::Load(std::string("- name: a\n  type: audit\n  path: ") + config_.path + "\n  " + bad + "\n");
+        auto r = make_exporters(y, {}, registry);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().find(key), std::string::npos) << r.error();
+    }
 }
 
 TEST(AuditCheckpoint, Parse) {

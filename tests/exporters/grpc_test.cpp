@@ -26,6 +26,7 @@
 #include "exporters/falco_json.h"
 #include "exporters/grpc/convert.h"
 #include "exporters/grpc/grpc_client.h"
+#include "exporters/grpc/grpc_factory.h"
 #include "exporters/grpc/grpc_server.h"
 
 namespace bulkhead::exporters::rpc {
@@ -485,6 +486,36 @@ TEST_F(GrpcTest, ListAndGetSessions) {
     EXPECT_NE(out.str().find("promoted"), std::string::npos);
     EXPECT_EQ(get_session_and_print({.address = sock_}, 77, false, out, err), 1);
     EXPECT_NE(err.str().find("session 77 not found"), std::string::npos);
+}
+
+TEST_F(GrpcTest, FromTheDaemonsYaml) {
+    FactoryRegistry registry = builtin_factories();
+    registry.add("grpc", grpc_factory(sessions_));
+    sessions_->add({.id = 5, .agent = "claude"});
+    auto yaml = YAML::Load("- name: api\n  type: grpc\n  listen: [\"" + sock_ +
+                           "\"]\n  unix_mode: \"0600\"\n  max_subscribers: 3\n  min_priority: Error\n");
+    auto sinks = make_exporters(yaml, {.hostname = "yaml-host"}, registry);
+    ASSERT_TRUE(sinks) << sinks.error();
+    auto* server = dynamic_cast<GrpcServer*>((*sinks)[0].get());
+    ASSERT_NE(server, nullptr);
+    struct stat sock_stat {};
+    ASSERT_EQ(stat((dir_ + "/run/grpc.sock").c_str(), &sock_stat), 0);
+    EXPECT_EQ(sock_stat.st_mode & 0777, 0600u);
+    std::ostringstream out, err;
+    EXPECT_EQ(get_session_and_print({.address = sock_}, 5, true, out, err), 0) << err.str();
+    EXPECT_NE(out.str().find("\"claude\""), std::string::npos);
+    server->close();
+
+    for (auto [bad, key] : {std::pair{"listen: [\"127.0.0.1:0\"]", "plaintext TCP is refused"},
+                            std::pair{"unix_mode: \"999\"", "unix_mode"},
+                            std::pair{"tls: {cert: /x.crt}", "tls.key"},
+                            std::pair{"tls: {client_ca: /ca.crt}", "client_ca"},
+                            std::pair{"max_subscribers: 0", "max_subscribers"}}) {
+        auto y = YAML::Load(std::string("- name: a\n  type: grpc\n  ") + bad + "\n");
+        auto r = make_exporters(y, {}, registry);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().find(key), std::string::npos) << r.error();
+    }
 }
 
 TEST_F(GrpcTest, NoSessionSourceIsUnavailable) {
