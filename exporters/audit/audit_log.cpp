@@ -273,7 +273,10 @@ void AuditLog::publish(const events::Event& event) {
     queue_.push_back(Item{event});
     enqueued_++;
     stats_.queue_depth = queue_.size();
-    wake_.notify_one();
+    // The writer takes the whole queue each time: it only sleeps when the
+    // queue is empty, so only the first event needs to wake it.
+    if (queue_.size() == 1)
+        wake_.notify_one();
 }
 
 void AuditLog::run() {

@@ -229,7 +229,9 @@ public:
                 s->queue.push_back(std::move(lost));
             }
             s->queue.push_back(shared);
-            s->cv.notify_one();
+            // The handler swaps out the whole queue: it sleeps only on empty.
+            if (s->queue.size() <= 2)
+                s->cv.notify_one();
         }
     }
 
