@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench_event.h"
 #include "exporters/audit/audit_log.h"
 #include "exporters/falco_json.h"
 
@@ -22,29 +23,6 @@ using namespace bulkhead::exporters;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-events::Event sample(int i) {
-    events::Event e;
-    e.kind = "file";
-    e.time_unix_ns = 1767323045123456789LL + i;
-    e.session = 42;
-    e.agent = "claude-code";
-    e.pid = e.tgid = 1000 + i;
-    e.uid = 1000;
-    e.comm = "cat";
-    e.exe = "/usr/bin/cat";
-    e.rule = "Read SSH private key";
-    e.priority = "Critical";
-    e.tags = {"agent", "credentials"};
-    e.verdict = "deny";
-    e.action = "block";
-    e.op = "read";
-    e.evt_type = "open";
-    e.err = 1;
-    e.path = "/home/dev/.ssh/id_rsa";
-    e.level = "bpf-lsm";
-    return e;
-}
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -58,7 +36,7 @@ double plain_jsonl(const std::string& path, int n, bool sync_each) {
     }
     auto t0 = Clock::now();
     for (int i = 0; i < n; i++) {
-        std::string line = dump_json(falco_json(sample(i), "bench-host")) + "\n";
+        std::string line = dump_json(falco_json(bench::sample_event(i), "bench-host")) + "\n";
         if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
             std::exit(1);
         if (sync_each)
@@ -92,7 +70,7 @@ AuditResult run_audit(const std::string& dir, int n, audit::FsyncPolicy policy) 
     std::vector<events::Event> evs;
     evs.reserve(n);
     for (int i = 0; i < n; i++)
-        evs.push_back(sample(i));
+        evs.push_back(bench::sample_event(i));
     auto t0 = Clock::now();
     Clock::duration in_publish{};
     for (const auto& e : evs) {

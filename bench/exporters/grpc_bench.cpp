@@ -17,6 +17,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "bulkhead.grpc.pb.h"
+#include "bench_event.h"
 #include "exporters/grpc/convert.h"
 #include "exporters/grpc/grpc_server.h"
 
@@ -25,29 +26,6 @@ using namespace bulkhead::exporters::rpc;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-events::Event sample(int i) {
-    events::Event e;
-    e.kind = "file";
-    e.time_unix_ns = 1767323045123456789LL + i;
-    e.session = 42;
-    e.agent = "claude-code";
-    e.pid = e.tgid = 1000 + i;
-    e.uid = 1000;
-    e.comm = "cat";
-    e.exe = "/usr/bin/cat";
-    e.rule = "Read SSH private key";
-    e.priority = "Critical";
-    e.tags = {"agent", "credentials"};
-    e.verdict = "deny";
-    e.action = "block";
-    e.op = "read";
-    e.evt_type = "open";
-    e.err = 1;
-    e.path = "/home/dev/.ssh/id_rsa";
-    e.level = "bpf-lsm";
-    return e;
-}
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -60,7 +38,7 @@ int main(int argc, char** argv) {
         return 2;
     std::vector<events::Event> evs;
     for (int i = 0; i < n; i++)
-        evs.push_back(sample(i));
+        evs.push_back(bench::sample_event(i));
 
     auto t0 = Clock::now();
     size_t bytes = 0;

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "exporters/audit/verify.h"
+#include "exporters/factory.h"
 #include "exporters/falco_json.h"
 
 namespace bulkhead::exporters::audit {
@@ -28,13 +29,6 @@ int64_t now_unix_ns() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-std::string local_hostname() {
-    char buf[256] = {};
-    if (gethostname(buf, sizeof buf - 1) != 0)
-        return "localhost";
-    return buf;
 }
 
 }  // namespace
@@ -62,7 +56,7 @@ AuditLog::AuditLog(AuditConfig config) : config_(std::move(config)) {
     if (config_.public_key.empty())
         config_.public_key = default_public_key_path(config_.path);
     if (config_.hostname.empty())
-        config_.hostname = local_hostname();
+        config_.hostname = default_hostname();
     if (config_.queue_size == 0)
         config_.queue_size = 1;
     // The first checkpoint is due as soon as the head moves.

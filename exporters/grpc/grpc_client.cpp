@@ -137,23 +137,39 @@ int subscribe_and_print(const ClientOptions& options, const ClientFilter& filter
     return 0;
 }
 
-int list_sessions_and_print(const ClientOptions& options, bool include_ended, bool json,
-                            std::ostream& out, std::ostream& err) {
+namespace {
+
+// Connects and makes one unary call (bounded by connect_timeout). Prints
+// the error and returns false when either fails, except NOT_FOUND, which
+// the caller words itself.
+template <typename Request, typename Response, typename Call>
+bool unary(const ClientOptions& options, const char* name, Call call, const Request& req,
+           Response* resp, std::ostream& err, grpc::Status* status) {
     auto stub = connect(options);
     if (!stub) {
         err << stub.error() << '\n';
-        return 1;
+        return false;
     }
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options.connect_timeout);
+    *status = ((**stub).*call)(&ctx, req, resp);
+    if (!status->ok() && status->error_code() != grpc::StatusCode::NOT_FOUND) {
+        err << status_text(options, name, *status);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int list_sessions_and_print(const ClientOptions& options, bool include_ended, bool json,
+                            std::ostream& out, std::ostream& err) {
     v1::ListSessionsRequest req;
     req.set_include_ended(include_ended);
     v1::ListSessionsResponse resp;
-    grpc::Status status = (*stub)->ListSessions(&ctx, req, &resp);
-    if (!status.ok()) {
-        err << status_text(options, "ListSessions", status);
+    grpc::Status status;
+    if (!unary(options, "ListSessions", &v1::Bulkhead::Stub::ListSessions, req, &resp, err, &status))
         return 1;
-    }
     if (!json)
         out << "ID                   AGENT        STATE      RISK      PID    UID  WORKSPACE\n";
     for (const auto& s : resp.sessions())
@@ -163,23 +179,14 @@ int list_sessions_and_print(const ClientOptions& options, bool include_ended, bo
 
 int get_session_and_print(const ClientOptions& options, uint64_t id, bool json, std::ostream& out,
                           std::ostream& err) {
-    auto stub = connect(options);
-    if (!stub) {
-        err << stub.error() << '\n';
-        return 1;
-    }
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + options.connect_timeout);
     v1::GetSessionRequest req;
     req.set_id(id);
     v1::Session resp;
-    grpc::Status status = (*stub)->GetSession(&ctx, req, &resp);
+    grpc::Status status;
+    if (!unary(options, "GetSession", &v1::Bulkhead::Stub::GetSession, req, &resp, err, &status))
+        return 1;
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
         err << "session " << id << " not found\n";
-        return 1;
-    }
-    if (!status.ok()) {
-        err << status_text(options, "GetSession", status);
         return 1;
     }
     print_session(resp, json, out);

@@ -20,6 +20,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "bulkhead.grpc.pb.h"
+#include "exporters/factory.h"
 #include "exporters/grpc/convert.h"
 #include "exporters/grpc/tls_files.h"
 
@@ -45,13 +46,6 @@ struct Subscriber {
     bool kicked = false;                 // disconnected for being slow
     bool done = false;                   // the server is closing
 };
-
-std::string local_hostname() {
-    char buf[256] = {};
-    if (gethostname(buf, sizeof buf - 1) != 0)
-        return "localhost";
-    return buf;
-}
 
 // "unix:/run/x.sock", "unix:///run/x.sock" -> "/run/x.sock"; "" for TCP.
 std::string unix_path(const std::string& address) {
@@ -286,7 +280,7 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::start(ServerConfig config,
                                                       std::shared_ptr<SessionSource> sessions) {
     auto impl = std::make_unique<Impl>();
     if (config.hostname.empty())
-        config.hostname = local_hostname();
+        config.hostname = default_hostname();
     if (config.subscriber_queue == 0)
         config.subscriber_queue = 1;
     if (config.listen.empty())

@@ -20,18 +20,33 @@ Result<std::string> read_pem(const std::string& path, const std::string& what) {
     return pem;
 }
 
-Result<std::shared_ptr<grpc::ServerCredentials>> server_tls_credentials(
-    const std::string& cert, const std::string& key, const std::string& client_ca) {
-    if (cert.empty() || key.empty())
-        return Error{"grpc: TLS needs both tls.cert and tls.key"};
+namespace {
+
+struct KeyCert {
+    std::string key, cert;
+};
+
+Result<KeyCert> read_key_cert(const std::string& cert, const std::string& key) {
     auto c = read_pem(cert, "certificate");
     if (!c)
         return Error{c.error()};
     auto k = read_pem(key, "private key");
     if (!k)
         return Error{k.error()};
+    return KeyCert{*k, *c};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<grpc::ServerCredentials>> server_tls_credentials(
+    const std::string& cert, const std::string& key, const std::string& client_ca) {
+    if (cert.empty() || key.empty())
+        return Error{"grpc: TLS needs both tls.cert and tls.key"};
+    auto kc = read_key_cert(cert, key);
+    if (!kc)
+        return Error{kc.error()};
     grpc::SslServerCredentialsOptions opts;
-    opts.pem_key_cert_pairs.push_back({*k, *c});
+    opts.pem_key_cert_pairs.push_back({kc->key, kc->cert});
     opts.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
     if (!client_ca.empty()) {
         auto ca = read_pem(client_ca, "client CA");
@@ -55,14 +70,11 @@ Result<std::shared_ptr<grpc::ChannelCredentials>> client_tls_credentials(
     if (cert.empty() != key.empty())
         return Error{"grpc: a client certificate needs both --cert and --key"};
     if (!cert.empty()) {
-        auto c = read_pem(cert, "certificate");
-        if (!c)
-            return Error{c.error()};
-        auto k = read_pem(key, "private key");
-        if (!k)
-            return Error{k.error()};
-        opts.pem_cert_chain = *c;
-        opts.pem_private_key = *k;
+        auto kc = read_key_cert(cert, key);
+        if (!kc)
+            return Error{kc.error()};
+        opts.pem_cert_chain = kc->cert;
+        opts.pem_private_key = kc->key;
     }
     return grpc::SslCredentials(opts);
 }
