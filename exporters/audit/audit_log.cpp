@@ -353,7 +353,7 @@ void AuditLog::write_batch(std::deque<Item>& batch, uint64_t lost) {
             stats_.send_errors++;
         }
         while (!recover_after_error(cause)) {
-            if (stopping_ || failures > 50)
+            if (stopping_)
                 return give_up();
             wait();
         }

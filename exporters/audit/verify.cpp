@@ -191,7 +191,10 @@ private:
 
     void describe(const Record& rec, const Line& line) {
         std::string where = "line " + std::to_string(line.number) + " (seq " + std::to_string(rec.seq) + "): ";
-        if (rec.type == "start" && rec.seq > 1)
+        if (rec.body.contains("after_error"))
+            note(where + "the writer resumed after a write error: " +
+                 rec.body["after_error"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        else if (rec.type == "start" && rec.seq > 1)
             note(where + "the writer restarted and continued the chain");
         else if (rec.type == "lost")
             note(where + std::to_string(rec.body.value("count", uint64_t{0})) +

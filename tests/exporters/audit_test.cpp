@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -21,6 +22,12 @@ namespace bulkhead::exporters::audit {
 namespace {
 
 namespace fs = std::filesystem;
+
+bool wait_until(const std::function<bool()>& cond) {
+    for (int i = 0; i < 1000 && !cond(); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return cond();
+}
 
 class AuditTest : public ::testing::Test {
 protected:
@@ -405,6 +412,57 @@ TEST_F(AuditTest, FullQueueIsCountedAndRecorded) {
     }
     EXPECT_EQ(recorded, st.dropped);
     EXPECT_TRUE(check().ok);
+}
+
+// A full disk: the writer retries, resyncs from the file (acknowledging a
+// torn line), and writes every event exactly once when space returns.
+TEST_F(AuditTest, FullDiskIsRetriedWithoutLossOrDuplicates) {
+    std::string mnt = dir_ + "/small";
+    fs::create_directories(mnt);
+    if (std::system(("mount -t tmpfs -o size=256k tmpfs " + mnt + " 2>/dev/null").c_str()) != 0)
+        GTEST_SKIP() << "cannot mount a small tmpfs (needs root and CAP_SYS_ADMIN)";
+    struct Unmount {
+        std::string at;
+        ~Unmount() { (void)!std::system(("umount " + at).c_str()); }
+    } unmount{mnt};
+    {
+        // Leaves about 24 KiB for the log.
+        std::ofstream filler(mnt + "/filler", std::ios::binary);
+        filler << std::string(232 * 1024, 'f');
+    }
+    config_.path = mnt + "/audit.jsonl";
+    config_.public_key = dir_ + "/audit.pub";
+    config_.fsync = FsyncPolicy::batch;
+    auto log = AuditLog::open(config_);
+    ASSERT_TRUE(log) << log.error();
+    const int n = 120;  // about 1 KiB each: far more than fits
+    for (int i = 0; i < n; i++) {
+        (*log)->publish(event(i));
+        if (i % 10 == 9)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));  // several batches
+    }
+    ASSERT_TRUE(wait_until([&] { return (*log)->stats().send_errors > 0; }))
+        << "the disk never filled up";
+    fs::remove(mnt + "/filler");
+    (*log)->close();
+    auto st = (*log)->stats();
+    EXPECT_EQ(st.delivered, static_cast<uint64_t>(n));
+    EXPECT_EQ(st.dropped, 0u);
+
+    auto r = verify(config_.path, config_.public_key);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_TRUE(r->ok) << r->to_text();
+    // Every event once, in order.
+    std::vector<std::string> paths;
+    std::ifstream in(config_.path);
+    for (std::string l; std::getline(in, l);) {
+        auto j = nlohmann::json::parse(l, nullptr, false);
+        if (!j.is_discarded() && j.value("type", "") == "event")
+            paths.push_back(j["event"]["output_fields"]["fd.name"]);
+    }
+    ASSERT_EQ(paths.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; i++)
+        EXPECT_EQ(paths[i], "/home/dev/.ssh/id_ed25519." + std::to_string(i));
 }
 
 TEST_F(AuditTest, OversizedEventIsSummarised) {
