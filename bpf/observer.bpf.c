@@ -124,6 +124,15 @@ static __always_inline struct file *obs__fd_file(__s64 fd)
 	return f;
 }
 
+static __always_inline void obs__file_id(struct file *f, __u64 *dev, __u64 *ino)
+{
+	struct bh_inode_key key;
+
+	inode__key(BPF_CORE_READ(f, f_inode), &key);
+	*dev = key.dev;
+	*ino = key.ino;
+}
+
 /* Falco's proc.is_exe_from_memfd, made exact: the kernel names every memfd
  * "memfd:<name>", keeps it on its internal shmem (or hugetlbfs) mount and
  * never links it, so a file on disk called "memfd:x" does not count. */
@@ -153,7 +162,6 @@ int BPF_PROG(tp_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 {
 	struct bh_session *s = session__current();
 	struct bh_exec_event *e;
-	struct bh_inode_key key;
 	struct file *file;
 	struct mm_struct *mm;
 	__u64 start, len;
@@ -165,9 +173,7 @@ int BPF_PROG(tp_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 		return 0;
 	event__fill_header(&e->hdr, BH_EVT_EXEC, s);
 	file = BPF_CORE_READ(bprm, file);
-	inode__key(BPF_CORE_READ(file, f_inode), &key);
-	e->exe_dev = key.dev;
-	e->exe_ino = key.ino;
+	obs__file_id(file, &e->exe_dev, &e->exe_ino);
 	e->exe_flags = obs__is_memfd(file) ? BH_EXE_F_MEMFD : 0;
 
 	mm = BPF_CORE_READ(p, mm);
@@ -478,7 +484,6 @@ int tp_sys_exit_finit_module(struct trace_event_raw_sys_exit *ctx)
 {
 	struct obs_pending p;
 	struct bh_syscall_event *e = sys__begin(BH_SYS_FINIT_MODULE, ctx->ret, &p);
-	struct bh_inode_key key = {};
 	struct file *file;
 
 	if (!e)
@@ -486,9 +491,7 @@ int tp_sys_exit_finit_module(struct trace_event_raw_sys_exit *ctx)
 	sys__user_str(e, p.args[1]);
 	file = obs__fd_file(p.args[0]);
 	if (file) {
-		inode__key(BPF_CORE_READ(file, f_inode), &key);
-		e->dev = key.dev;
-		e->ino = key.ino;
+		obs__file_id(file, &e->dev, &e->ino);
 		e->hdr.flags |= path__build(BPF_CORE_READ(file, f_path.dentry),
 					    BPF_CORE_READ(file, f_path.mnt), e->path, &e->path_off);
 	}
@@ -501,7 +504,6 @@ int tp_sys_exit_memfd_create(struct trace_event_raw_sys_exit *ctx)
 {
 	struct obs_pending p;
 	struct bh_syscall_event *e = sys__begin(BH_SYS_MEMFD_CREATE, ctx->ret, &p);
-	struct bh_inode_key key = {};
 	struct file *file;
 	long n;
 
@@ -510,9 +512,7 @@ int tp_sys_exit_memfd_create(struct trace_event_raw_sys_exit *ctx)
 	file = ctx->ret >= 0 ? obs__fd_file(ctx->ret) : 0;
 	if (file) {
 		/* The name the kernel gave the file: "memfd:" + what it kept. */
-		inode__key(BPF_CORE_READ(file, f_inode), &key);
-		e->dev = key.dev;
-		e->ino = key.ino;
+		obs__file_id(file, &e->dev, &e->ino);
 		n = bpf_probe_read_kernel_str(e->str, sizeof(e->str),
 					      BPF_CORE_READ(file, f_path.dentry, d_name.name) + 6);
 		e->str_len = n > 0 ? n - 1 : 0;

@@ -10,21 +10,15 @@
 #include <memory>
 
 #include "bpf_abi.h"
+#include "../events/records.h"
 #include "rules/parser.h"
 #include "rules/rules.h"
 
 namespace bulkhead::engine {
 namespace {
 
-template <typename T>
-std::unique_ptr<T> record(uint32_t kind) {
-    auto r = std::make_unique<T>();
-    std::memset(r.get(), 0, sizeof(*r));
-    r->hdr.kind = kind;
-    r->hdr.session_id = 7;
-    r->hdr.tgid = 4242;
-    return r;
-}
+using events::testing::put_path;
+using events::testing::zeroed;
 
 events::Event decoded(const void* data, size_t size) {
     std::string why;
@@ -34,7 +28,7 @@ events::Event decoded(const void* data, size_t size) {
 }
 
 events::Event connect_event() {
-    auto r = record<bh_net_event>(BH_EVT_NET);
+    auto r = zeroed<bh_net_event>(BH_EVT_NET);
     r->family = AF_INET;
     const uint8_t local[4] = {10, 0, 0, 2}, remote[4] = {93, 184, 216, 34};
     std::memcpy(r->laddr, local, 4);
@@ -48,21 +42,19 @@ events::Event connect_event() {
 }
 
 events::Event exec_event() {
-    auto r = record<bh_exec_event>(BH_EVT_EXEC);
+    auto r = zeroed<bh_exec_event>(BH_EVT_EXEC);
     std::memcpy(r->hdr.comm, "curl", 4);
     const char argv[] = "curl\0-s\0http://x/a.sh\0";
     std::memcpy(r->args, argv, sizeof(argv) - 1);
     r->args_len = sizeof(argv) - 1;
     r->exe_ino = 1234;
     r->exe_flags = BH_EXE_F_MEMFD;
-    const char path[] = "/memfd:x";
-    r->path_off = BH_PATH_MAX - (sizeof(path) - 1);
-    std::memcpy(r->path + r->path_off, path, sizeof(path) - 1);
+    put_path(*r, "/memfd:x");
     return decoded(r.get(), sizeof(*r));
 }
 
 events::Event ptrace_event() {
-    auto r = record<bh_syscall_event>(BH_EVT_SYSCALL);
+    auto r = zeroed<bh_syscall_event>(BH_EVT_SYSCALL);
     r->nr = BH_SYS_PTRACE;
     r->args[0] = 16;
     r->args[1] = 99;
@@ -101,7 +93,7 @@ TEST(EventFields, Connect) {
               {"fd.num = 5", true},
               {"evt.arg.fd = 5", true},
               {"proc.is_exe_from_memfd = true", false},  // not known for a connect
-              {"agent.session = 7", true},
+              {"agent.session = 42", true},
           });
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bpf_abi.h"
+#include "records.h"
 
 namespace bulkhead::events {
 namespace {
@@ -121,21 +122,8 @@ TEST(ToJson, HasFalcoShapeAndSession) {
 
 // ---- observer records ---------------------------------------------------------
 
-template <typename T>
-std::unique_ptr<T> zeroed(uint32_t kind) {
-    auto ev = std::make_unique<T>();
-    std::memset(ev.get(), 0, sizeof(*ev));
-    ev->hdr.kind = kind;
-    ev->hdr.session_id = 42;
-    ev->hdr.tgid = 1234;
-    return ev;
-}
-
-template <typename T>
-void put_path(T& ev, std::string_view path) {
-    ev.path_off = static_cast<__u16>(BH_PATH_MAX - path.size());
-    std::memcpy(ev.path + ev.path_off, path.data(), path.size());
-}
+using testing::put_path;
+using testing::zeroed;
 
 TEST(DecodeExec, ArgvExecutableAndMemfd) {
     auto ev = zeroed<bh_exec_event>(BH_EVT_EXEC);
