@@ -16,7 +16,12 @@
  *
  * Attaching any syscalls tracepoint puts every task's syscalls on the
  * kernel's slow path (SYSCALL_WORK_SYSCALL_TRACEPOINT), a small host-wide
- * cost that bench/ measures.
+ * cost.
+ *
+ * Not seen: calls that do not pass the syscall tracepoints (io_uring's
+ * IORING_OP_CONNECT), UDP sendto/sendmsg to an address without connect, and
+ * the memfd flag of a script run from a memfd (bprm->file is then its
+ * interpreter; Falco's flag has the same blind spot).
  */
 #include "lib/path.h"
 #include "observer_abi.h"

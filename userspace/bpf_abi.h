@@ -35,7 +35,6 @@ static_assert(sizeof(bh_exec_event) == 72 + 24 + BH_ARGS_MAX + BH_PATH_BUF);
 static_assert(sizeof(bh_net_event) == 72 + 168);
 static_assert(sizeof(bh_syscall_event) == 72 + 64 + BH_SYSCALL_STR_MAX + BH_PATH_BUF);
 static_assert(offsetof(bh_syscall_event, path) == 72 + 64 + BH_SYSCALL_STR_MAX);
-static_assert((BH_ARGS_MAX & (BH_ARGS_MAX - 1)) == 0);
 
 // The rules library's operation bits are the kernel's.
 static_assert(bulkhead::rules::kOpRead == BH_OP_READ);

@@ -8,9 +8,8 @@
 
 #include "abi.h"
 
-/* argv bytes an exec event carries (a power of two: the verifier bounds the
- * copy with a mask). Longer command lines are cut and flagged
- * BH_EVT_F_ARGS_TRUNCATED. */
+/* argv bytes an exec event carries; longer command lines are cut and
+ * flagged BH_EVT_F_ARGS_TRUNCATED. */
 #define BH_ARGS_MAX 1024
 /* sizeof(((struct sockaddr_un *)0)->sun_path) */
 #define BH_UNIX_PATH_MAX 108
