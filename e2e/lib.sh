@@ -11,8 +11,10 @@ DAEMON_LOG=${DAEMON_LOG:-$E2E_STATE/daemon.log}
 DAEMON_PIDFILE=$E2E_STATE/daemon.pid
 LAB_SIEM_JSONL=${LAB_SIEM_JSONL:-/run/bulkhead/siem.jsonl}
 LAB_SIEM_OCSF=${LAB_SIEM_OCSF:-/run/bulkhead/siem.ocsf.jsonl}
-LAB_METRICS=${LAB_METRICS:-127.0.0.1:9376}
-export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG LAB_SIEM_JSONL LAB_SIEM_OCSF LAB_METRICS
+LAB_METRICS=${LAB_METRICS:-unix:/run/bulkhead/metrics.sock}  # the guest has no loopback interface up
+LAB_AUDIT_LOG=${LAB_AUDIT_LOG:-/run/bulkhead/audit/audit.jsonl}
+LAB_GRPC_SOCKET=${LAB_GRPC_SOCKET:-/run/bulkhead/grpc.sock}
+export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG LAB_SIEM_JSONL LAB_SIEM_OCSF LAB_METRICS LAB_AUDIT_LOG LAB_GRPC_SOCKET
 
 # daemon_start [EXTRA-ARGS...]: start `bulkhead daemon` in the background and
 # wait (DAEMON_WAIT, default 180 s: loading takes ~60 s under TCG) until
@@ -30,6 +32,8 @@ daemon_start() {
 exporters:
   - {name: siem-jsonl, type: jsonl, path: $LAB_SIEM_JSONL}
   - {name: siem-ocsf, type: ocsf, path: $LAB_SIEM_OCSF}
+  - {name: audit, type: audit, path: $LAB_AUDIT_LOG, secret_key: $E2E_STATE/audit/audit.key, checkpoint_interval_s: 1}
+  - {name: grpc, type: grpc, listen: ["unix:$LAB_GRPC_SOCKET"]}
 spool_root: $E2E_STATE/spool
 metrics: "$LAB_METRICS"
 EOF

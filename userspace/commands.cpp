@@ -2,9 +2,14 @@
 #include "commands.h"
 
 #include <cstdio>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 #include <iostream>
 
 #include "control/protocol.h"
+#include "exporters/audit/verify.h"
+#include "exporters/grpc/grpc_client.h"
 #include "error.h"
 #include "guards/loader.h"
 
@@ -109,6 +114,44 @@ int reload(const std::string& socket) {
         throw FatalError(r.value("error", "reload: refused"));
     std::cout << "rules reloaded\n";
     return 0;
+}
+
+int audit_verify(const std::string& log, const std::string& public_key, const std::string& checkpoint, bool json) {
+    namespace audit = exporters::audit;
+    audit::VerifyOptions options;
+    if (!checkpoint.empty()) {
+        auto parsed = audit::parse_checkpoint(checkpoint);
+        if (!parsed) {
+            std::cerr << "audit verify: --checkpoint: " << parsed.error() << "\n";
+            return 2;
+        }
+        options.expect = *parsed;
+    }
+    if (::access(log.c_str(), R_OK) != 0) {
+        std::cerr << "audit verify: cannot read " << log << ": " << std::strerror(errno) << "\n";
+        return 2;
+    }
+    auto report = audit::verify(log, public_key.empty() ? audit::default_public_key_path(log) : public_key, options);
+    if (!report) {
+        std::cerr << "audit verify: " << report.error() << "\n";
+        return 2;
+    }
+    if (json)
+        std::cout << report->to_json().dump(2) << "\n";
+    else
+        std::cout << report->to_text() << "\n";
+    return report->ok ? 0 : 1;
+}
+
+int events_grpc(const GrpcEventsOptions& o, bool json) {
+    exporters::rpc::ClientOptions client;
+    client.address = o.address;
+    client.ca = o.ca;
+    client.cert = o.cert;
+    client.key = o.key;
+    client.server_name = o.server_name;
+    exporters::rpc::ClientFilter filter{o.min_priority, o.rules, o.sessions, o.verdicts, o.alerts_only};
+    return exporters::rpc::subscribe_and_print(client, filter, json, std::cout, std::cerr);
 }
 
 }  // namespace bulkhead::commands

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <optional>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bulkhead::commands {
 
@@ -13,5 +15,19 @@ int events(const std::string& socket, bool follow, bool json, const std::optiona
 int sessions(const std::string& socket, bool json);
 int unload(const std::string& pin_root);
 int reload(const std::string& socket);
+
+// `bulkhead audit verify`: 0 when the chain is intact, 1 at the first broken,
+// missing or reordered record (named by line and sequence), 2 on an error.
+int audit_verify(const std::string& log, const std::string& public_key, const std::string& checkpoint, bool json);
+
+// `bulkhead events -f --grpc ADDR`: a client of the daemon's gRPC sink.
+struct GrpcEventsOptions {
+    std::string address, ca, cert, key, server_name;
+    std::string min_priority;
+    std::vector<std::string> rules, verdicts;
+    std::vector<uint64_t> sessions;
+    bool alerts_only = false;
+};
+int events_grpc(const GrpcEventsOptions& o, bool json);
 
 }  // namespace bulkhead::commands

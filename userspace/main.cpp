@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <iostream>
 
 #include "commands.h"
@@ -78,6 +79,33 @@ int main(int argc, char** argv) {
     events->add_flag("-f,--follow", follow, "Keep printing new events");
     events->add_flag("--json", as_json, "Falco-style JSON lines instead of text");
     events->add_option("--session", session_filter, "Only this session's events");
+    commands::GrpcEventsOptions grpc;
+    events->add_option("--grpc", grpc.address,
+                       "Follow the daemon's gRPC sink instead of its control socket\n"
+                       "  (unix:/run/bulkhead/grpc.sock or HOST:PORT; TLS with --ca, mTLS with --cert/--key)");
+    events->add_option("--ca", grpc.ca, "CA of the gRPC server's certificate (TLS)");
+    events->add_option("--cert", grpc.cert, "Client certificate (mTLS)");
+    events->add_option("--key", grpc.key, "Client key (mTLS)");
+    events->add_option("--server-name", grpc.server_name, "TLS name to verify instead of HOST");
+    events->add_option("--min-priority", grpc.min_priority, "gRPC: only this priority and above (Warning, ...)");
+    events->add_option("--rule", grpc.rules, "gRPC: only these rules (repeatable)");
+    events->add_option("--verdict", grpc.verdicts, "gRPC: only these verdicts: deny, audit, allow, ask");
+    events->add_flag("--alerts-only", grpc.alerts_only, "gRPC: only events a rule fired on");
+
+    std::string audit_log, audit_key, audit_checkpoint;
+    bool audit_json = false;
+    auto* audit = app.add_subcommand("audit", "The tamper-evident audit log");
+    auto* verify = audit->add_subcommand(
+        "verify",
+        "Check the audit log's hash chain and Ed25519 signatures. Reports the first broken,\n"
+        "  missing or reordered record by line and sequence number. A cut tail shows only against\n"
+        "  a checkpoint your SIEM received (rule 'bulkhead audit checkpoint', detail SEQ:HASH).\n"
+        "  Example: bulkhead audit verify /var/lib/bulkhead/audit/audit.jsonl --checkpoint 1200:9f2c...");
+    verify->add_option("file", audit_log, "The audit log")->required();
+    verify->add_option("--key", audit_key, "Public key (default: audit.pub beside the log)");
+    verify->add_option("--checkpoint", audit_checkpoint, "SEQ:HASH the log must still contain");
+    verify->add_flag("--json", audit_json, "Machine-readable report");
+    audit->require_subcommand(1);
 
     auto* status = app.add_subcommand("status", "Is the daemon running, at which level, adopted or fresh");
     status->add_flag("--json", as_json, "Machine-readable output");
@@ -161,6 +189,17 @@ int main(int argc, char** argv) {
         }
         if (*run)
             return session::run_in_session({socket, agent, workspace, run_level, run_config, command});
+        if (*events && !grpc.address.empty()) {
+            if (session_filter) {
+                uint64_t id = 0;
+                auto [end, ec] = std::from_chars(session_filter->data(),
+                                                 session_filter->data() + session_filter->size(), id);
+                if (ec != std::errc() || end != session_filter->data() + session_filter->size())
+                    throw FatalError("events: --session takes a session id, not '" + *session_filter + "'", 2);
+                grpc.sessions.push_back(id);
+            }
+            return commands::events_grpc(grpc, as_json);
+        }
         if (*events)
             return commands::events(socket, follow, as_json, session_filter);
         if (*status)
@@ -171,6 +210,8 @@ int main(int argc, char** argv) {
             return commands::unload(pin_root);
         if (*reload)
             return commands::reload(socket);
+        if (*verify)
+            return commands::audit_verify(audit_log, audit_key, audit_checkpoint, audit_json);
         if (*validate)
             return rules_tool::validate(rule_files, rules_json);
         if (*rules_test)

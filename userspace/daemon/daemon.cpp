@@ -21,6 +21,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -28,6 +29,10 @@
 #include "bpf_abi.h"
 #include "control/protocol.h"
 #include "engine/event_fields.h"
+#include "exporters/audit/audit_factory.h"
+#include "exporters/audit/audit_log.h"
+#include "exporters/grpc/grpc_factory.h"
+#include "exporters/grpc/grpc_server.h"
 #include "factory.h"
 #include "hub.h"
 #include "metrics/registry.h"
@@ -62,6 +67,52 @@ struct Client {
     std::optional<uint64_t> session_filter;
 };
 
+// The session table as gRPC threads read it: a locked copy the daemon's
+// loop refreshes, so the table itself stays single-threaded.
+class SessionSnapshot final : public exporters::rpc::SessionSource {
+public:
+    void update(const session::Table& table) {
+        std::map<uint64_t, exporters::rpc::SessionInfo> next;
+        for (const auto& [id, s] : table.all()) {
+            exporters::rpc::SessionInfo i;
+            i.id = s.id;
+            i.agent = s.agent;
+            i.uid = s.uid;
+            i.workspace = s.workspace;
+            i.start_unix_ns = s.start_unix_ns;
+            i.state = s.state;
+            i.leader_pid = s.leader_pid;
+            i.cgroup_id = s.cgroup_id;
+            i.cgroup = s.cgroup;
+            i.risk = static_cast<int>(s.risk);
+            i.origin = s.origin;
+            i.denied = s.denied;
+            i.audited = s.audited;
+            next.emplace(id, std::move(i));
+        }
+        std::lock_guard lock(mu_);
+        sessions_ = std::move(next);
+    }
+    std::vector<exporters::rpc::SessionInfo> list() override {
+        std::lock_guard lock(mu_);
+        std::vector<exporters::rpc::SessionInfo> out;
+        for (const auto& [id, s] : sessions_)
+            out.push_back(s);
+        return out;
+    }
+    std::optional<exporters::rpc::SessionInfo> get(uint64_t id) override {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(id);
+        if (it == sessions_.end())
+            return std::nullopt;
+        return it->second;
+    }
+
+private:
+    std::mutex mu_;
+    std::map<uint64_t, exporters::rpc::SessionInfo> sessions_;
+};
+
 class Daemon {
 public:
     explicit Daemon(const Options& o) : opts_(o) {}
@@ -81,7 +132,8 @@ private:
 
     static int on_ring_event(void* ctx, void* data, size_t size);
     void handle_event(const void* data, size_t size);
-    void publish(events::Event e);
+    // Enriches, emits and returns the event as the sinks saw it.
+    events::Event publish(events::Event e);
     void evaluate(const events::Event& e);
     void act(const events::Event& alert);
 
@@ -116,6 +168,7 @@ private:
     std::unique_ptr<exporters::Hub> hub_;
     exporters::MetricsRegistry metrics_;
     std::unique_ptr<exporters::MetricsServer> metrics_server_;
+    std::shared_ptr<SessionSnapshot> session_snapshot_ = std::make_shared<SessionSnapshot>();
 };
 
 uint64_t sum_stat(int fd, __u32 idx) {
@@ -339,8 +392,7 @@ void Daemon::handle_event(const void* data, size_t size) {
         save_sessions();
     }
     enrich_from_proc(*e);
-    publish(*e);
-    evaluate(*e);
+    evaluate(publish(std::move(*e)));
 }
 
 // Best effort: the process may be gone by the time its event is read.
@@ -393,7 +445,7 @@ std::string mount_prefixed(uint64_t kdev, const std::string& fs_path) {
     return fs_path;
 }
 
-void Daemon::publish(events::Event e) {
+events::Event Daemon::publish(events::Event e) {
     e.level = kLevel;
     if (e.kind == "file" && e.path_fs_relative && e.dev)
         e.path = mount_prefixed(e.dev, e.path);
@@ -453,6 +505,7 @@ void Daemon::publish(events::Event e) {
             continue;
         send(c, j);
     }
+    return e;
 }
 
 void Daemon::start_exporters() {
@@ -460,7 +513,10 @@ void Daemon::start_exporters() {
     o.hostname = hostname_;
     o.spool_root = opts_.config.spool_root;
     o.version = BULKHEAD_VERSION;
-    auto sinks = exporters::make_exporters(opts_.config.exporters, o, exporters::builtin_factories());
+    auto registry = exporters::builtin_factories();
+    registry.add("audit", exporters::audit::make_audit_exporter);
+    registry.add("grpc", exporters::rpc::grpc_factory(session_snapshot_));
+    auto sinks = exporters::make_exporters(opts_.config.exporters, o, registry);
     if (!sinks)
         throw FatalError(sinks.error(), 2);
     for (const auto& sink : *sinks)
@@ -487,6 +543,12 @@ void Daemon::export_stats() {
     for (const auto& [id, s] : sessions_.all())
         ++by_state[s.state];
     exporters::record_sessions(metrics_, by_state);
+    session_snapshot_->update(sessions_);
+    // The audit log's head goes to the other sinks, so a cut tail shows.
+    for (const auto& sink : hub_->sinks())
+        if (auto* audit = dynamic_cast<exporters::audit::AuditLog*>(sink.get()))
+            if (auto checkpoint = audit->checkpoint_due())
+                publish(std::move(*checkpoint));
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     if (auto drops = hub_->take_drop_report(now.tv_sec * 1000000000LL + now.tv_nsec)) {
@@ -514,6 +576,9 @@ void Daemon::evaluate(const events::Event& e) {
         alert.output_fields = std::move(out.fields);
         alert.action = std::string(rules::to_string(rule.action));
         alert.risk = rule.risk;
+        // The kernel let the operation through; the rule detected it.
+        if (alert.verdict.empty() || alert.verdict == "allow")
+            alert.verdict = "audit";
         publish(alert);
         act(alert);
     }
