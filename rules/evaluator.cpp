@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <set>
 #include <unordered_set>
 
 #include <re2/re2.h>
@@ -334,6 +335,37 @@ Result<Operand> compile_operand(const Check& c, FieldType type, const std::strin
     return o;
 }
 
+// True when `node` is an evt.type check that every type in `types` passes.
+bool implied_type_check(const Node& node, const std::set<std::string>& types) {
+    if (node.kind != ExprKind::kCheck) return false;
+    const Check& c = *node.check;
+    if (c.lhs.field.info->id != FieldId::kEvtType || !c.lhs.transformers.empty() || c.rhs_is_field ||
+        c.modifier != Modifier::kNone || (c.op != CompareOp::kEq && c.op != CompareOp::kIn))
+        return false;
+    for (const auto& type : types) {
+        bool found = false;
+        for (const auto& o : c.operands) found = found || o.text == type;
+        if (!found) return false;
+    }
+    return true;
+}
+
+// A rule indexed by evt.type only meets events of those types, so the
+// evt.type checks that selected them are true by construction: drop them
+// from the conjunctions on the root's and-path (an empty `and` is true).
+void drop_implied_type_checks(Node& node, const std::set<std::string>& types) {
+    if (implied_type_check(node, types)) {
+        node = Node{ExprKind::kAnd, {}, nullptr, 0};
+        return;
+    }
+    if (node.kind != ExprKind::kAnd) return;
+    auto& kids = node.children;
+    kids.erase(std::remove_if(kids.begin(), kids.end(),
+                              [&](const Node& child) { return implied_type_check(child, types); }),
+               kids.end());
+    for (auto& child : kids) drop_implied_type_checks(child, types);
+}
+
 struct Compiler {
     std::vector<std::unique_ptr<Check>>* checks;
     size_t bytes = 0;
@@ -519,6 +551,7 @@ Result<Evaluator> Evaluator::build(std::shared_ptr<const RuleSet> rules, std::ve
             compiled->evaluated = true;
             ev.memory_bytes_ += compiler.bytes;
             if (auto types = event_types(*rule.expr)) {
+                drop_implied_type_checks(compiled->root, *types);
                 for (const auto& type : *types) typed[type].push_back(i);
             } else {
                 ev.any_.push_back(i);
