@@ -451,6 +451,16 @@ events::Event Daemon::publish(events::Event e) {
         e.path = mount_prefixed(e.dev, e.path);
     if (e.container_id.empty() && e.tgid)
         e.container_id = session::container_id_of(e.tgid);
+    // Session context first: a rule's output may name agent.* fields.
+    auto* session = sessions_.find(e.session);
+    if (session) {
+        if (session->agent.empty() || session->agent == "unknown")
+            if (auto n = sessions_.agent_name(session->agent_kind))
+                session->agent = *n;
+        e.agent = session->agent;
+        if (e.workspace.empty())
+            e.workspace = session->workspace;
+    }
     if (e.kind == "file" && policy_) {
         const auto& rules = policy_->plan.rules;
         if (e.rule_id >= 1 && e.rule_id <= rules.size()) {
@@ -474,18 +484,12 @@ events::Event Daemon::publish(events::Event e) {
             e.rule = "rule #" + std::to_string(e.rule_id);
         }
     }
-    if (auto* s = sessions_.find(e.session)) {
-        if (s->agent.empty() || s->agent == "unknown")
-            if (auto n = sessions_.agent_name(s->agent_kind))
-                s->agent = *n;
-        e.agent = s->agent;
-        if (e.workspace.empty())
-            e.workspace = s->workspace;
-        s->risk += e.risk;
+    if (session) {
+        session->risk += e.risk;
         if (e.verdict == "deny")
-            ++s->denied;
+            ++session->denied;
         else if (e.verdict == "audit")
-            ++s->audited;
+            ++session->audited;
     }
     if (hub_)
         hub_->publish(e);
