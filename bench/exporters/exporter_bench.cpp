@@ -2,11 +2,17 @@
 // bulkhead-exporter-bench: events per second through the JSONL and the
 // syslog-UDP sinks, as ratios against a baseline measured in the same run
 // (formatting an event with events::to_json alone), plus the daemon-side
-// cost of publish() and the process's peak RSS. Never a unit test.
+// cost of publish(), the CPU the process spends per 10,000 events (daemon
+// thread and sink workers together), the latency from publish() to the
+// syslog receiver (p50, p99) at a steady rate, and the peak RSS. Never a
+// unit test.
 //
 // usage: bulkhead-exporter-bench [EVENTS]   (default 200000)
 #include <arpa/inet.h>
 #include <atomic>
+#include <vector>
+#include <cstring>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -57,13 +63,21 @@ double seconds_since(Clock::time_point t) {
 struct PathResult {
     double total_s;    // publish to last delivery
     double publish_s;  // time spent inside publish() (the daemon's thread)
+    double cpu_s;      // user + system CPU of the whole process meanwhile
     uint64_t delivered, dropped;
 };
+
+double cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 // Publishes n events in batches, never letting the queue fill (so nothing
 // is dropped and the number is the sink's throughput), then closes.
 PathResult run_path(exporters::Exporter& sink, int n) {
     PathResult r{};
+    double cpu_start = cpu_seconds();
     auto start = Clock::now();
     const int batch = 5000;
     for (int i = 0; i < n; i += batch) {
@@ -76,6 +90,7 @@ PathResult run_path(exporters::Exporter& sink, int n) {
     }
     sink.close();
     r.total_s = seconds_since(start);
+    r.cpu_s = cpu_seconds() - cpu_start;
     r.delivered = sink.stats().delivered;
     r.dropped = sink.stats().dropped;
     return r;
@@ -122,15 +137,43 @@ int main(int argc, char** argv) {
     setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::atomic<uint64_t> received{0};
     std::atomic<bool> stop{false};
+    // Latency probes carry "/latency/<i>" in their path; the receiver notes
+    // when each arrives.
+    const int probes = 2000;
+    std::vector<Clock::time_point> sent_at(probes), got_at(probes);
+    std::vector<std::atomic<bool>> got(probes);
     std::thread counter([&] {
         char buf[9000];
-        while (!stop)
-            if (recv(rx, buf, sizeof buf, 0) > 0)
-                ++received;
+        while (!stop) {
+            ssize_t n = recv(rx, buf, sizeof buf - 1, 0);
+            if (n <= 0)
+                continue;
+            ++received;
+            buf[n] = 0;
+            if (const char* p = std::strstr(buf, "/latency/")) {
+                int i = std::atoi(p + 9);
+                if (i >= 0 && i < probes && !got[i]) {
+                    got_at[i] = Clock::now();
+                    got[i] = true;
+                }
+            }
+        }
     });
     auto udp = make("[{name: bench-udp, type: syslog, transport: udp, port: " + std::to_string(ntohs(a.sin_port)) +
                     ", spool: {max_bytes: 0}, queue: {max_events: 20000}}]", "");
     PathResult u = run_path(*udp, n);
+
+    // Latency at a steady 2,000 events/s, one probe every 500 µs.
+    auto probe_sink = make("[{name: bench-udp-latency, type: syslog, transport: udp, port: " +
+                           std::to_string(ntohs(a.sin_port)) + ", spool: {max_bytes: 0}}]", "");
+    for (int i = 0; i < probes; ++i) {
+        events::Event e = sample(i);
+        e.path = "/latency/" + std::to_string(i);
+        sent_at[i] = Clock::now();
+        probe_sink->publish(e);
+        std::this_thread::sleep_until(sent_at[i] + std::chrono::microseconds(500));
+    }
+    probe_sink->close();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop = true;
     counter.join();
@@ -144,11 +187,21 @@ int main(int argc, char** argv) {
     std::printf("  jsonl sink end to end:  %10.0f events/s  (%.2fx the baseline's time per event)"
                 "  delivered %llu dropped %llu\n",
                 rate(j.total_s), j.total_s / base_s, (unsigned long long)j.delivered, (unsigned long long)j.dropped);
-    std::printf("  syslog udp end to end:  %10.0f events/s  (%.2fx)  sent %llu received %llu dropped %llu\n",
+    std::printf("  syslog udp end to end:  %10.0f events/s  (%.2fx)  sent %llu received %llu (with the latency probes) dropped %llu\n",
                 rate(u.total_s), u.total_s / base_s, (unsigned long long)u.delivered,
                 (unsigned long long)received.load(), (unsigned long long)u.dropped);
     std::printf("  publish() on the daemon's thread: jsonl %.2fx, udp %.2fx the baseline's time per event\n",
                 j.publish_s / base_s, u.publish_s / base_s);
+    std::printf("  CPU per 10,000 events (process, all threads): jsonl %.1f ms, udp %.1f ms, baseline %.1f ms\n",
+                j.cpu_s / n * 1e7, u.cpu_s / n * 1e7, base_s / n * 1e7);
+    std::vector<double> lat_us;
+    for (int i = 0; i < probes; ++i)
+        if (got[i])
+            lat_us.push_back(std::chrono::duration<double, std::micro>(got_at[i] - sent_at[i]).count());
+    std::sort(lat_us.begin(), lat_us.end());
+    if (!lat_us.empty())
+        std::printf("  publish() to syslog receiver at 2,000 events/s: p50 %.0f us, p99 %.0f us (%zu of %d probes arrived)\n",
+                    lat_us[lat_us.size() / 2], lat_us[lat_us.size() * 99 / 100], lat_us.size(), probes);
     std::printf("  peak RSS: %ld KiB\n", ru.ru_maxrss);
     std::system(("rm -rf '" + dir + "'").c_str());
     return 0;
