@@ -25,6 +25,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bench_event.h"
 #include "factory.h"
 #include "falco_json.h"
 
@@ -33,28 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-events::Event sample(int i) {
-    events::Event e;
-    e.kind = "file";
-    e.time_unix_ns = 1767323045123456789LL + i;
-    e.session = 42;
-    e.agent = "claude-code";
-    e.pid = e.tgid = 1000 + i;
-    e.uid = 1000;
-    e.comm = "cat";
-    e.exe = "/usr/bin/cat";
-    e.rule = "Read SSH private key";
-    e.priority = "Critical";
-    e.tags = {"agent", "credentials"};
-    e.verdict = "deny";
-    e.action = "block";
-    e.op = "read";
-    e.evt_type = "open";
-    e.err = 1;
-    e.path = "/home/dev/.ssh/id_rsa";
-    e.level = "bpf-lsm";
-    return e;
-}
+using bench::sample_event;
 
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
@@ -83,7 +63,7 @@ PathResult run_path(exporters::Exporter& sink, int n) {
     for (int i = 0; i < n; i += batch) {
         auto p = Clock::now();
         for (int k = i; k < std::min(n, i + batch); ++k)
-            sink.publish(sample(k));
+            sink.publish(sample_event(k));
         r.publish_s += seconds_since(p);
         while (sink.stats().queue_depth > batch)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -116,7 +96,7 @@ int main(int argc, char** argv) {
     auto t = Clock::now();
     size_t bytes = 0;
     for (int i = 0; i < n; ++i)
-        bytes += exporters::dump_json(events::to_json(sample(i), "bench-host")).size();
+        bytes += exporters::dump_json(events::to_json(sample_event(i), "bench-host")).size();
     double base_s = seconds_since(t);
 
     auto jsonl = make("[{name: bench-jsonl, type: jsonl, path: " + dir + "/bench.jsonl, max_bytes: 1GiB, "
@@ -167,7 +147,7 @@ int main(int argc, char** argv) {
     auto probe_sink = make("[{name: bench-udp-latency, type: syslog, transport: udp, port: " +
                            std::to_string(ntohs(a.sin_port)) + ", spool: {max_bytes: 0}}]", "");
     for (int i = 0; i < probes; ++i) {
-        events::Event e = sample(i);
+        events::Event e = sample_event(i);
         e.path = "/latency/" + std::to_string(i);
         sent_at[i] = Clock::now();
         probe_sink->publish(e);
