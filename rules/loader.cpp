@@ -5,6 +5,7 @@
 #include "rules/loader.h"
 
 #include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,6 +28,10 @@
 namespace bulkhead::rules {
 
 namespace {
+
+// Falco's whole default set is 60 KiB; anything near this bound is not a
+// rules file.
+constexpr size_t kMaxRulesFileBytes = 64u << 20;
 
 enum class OverrideMode { kAppend, kReplace };
 
@@ -119,8 +124,44 @@ private:
 
     // ---- files and items ------------------------------------------------
 
+    // yaml-cpp 0.7 loops allocating nodes on some malformed input (a scalar
+    // followed by `,` and an indented scalar, found by the fuzzer), which
+    // would let a bad file exhaust the daemon's memory on reload. libyaml's
+    // parser checks the syntax first, in bounded time, and names the place.
+    Result<void> check_yaml_syntax(const std::string& content) {
+        yaml_parser_t parser;
+        if (!yaml_parser_initialize(&parser)) return error({file_, 0, 0}, "cannot start the YAML parser");
+        yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(content.data()),
+                                     content.size());
+        Result<void> out;
+        for (bool done = false; !done;) {
+            yaml_event_t event;
+            if (!yaml_parser_parse(&parser, &event)) {
+                std::string what = parser.problem ? parser.problem : "syntax error";
+                if (parser.context) what = std::string(parser.context) + ": " + what;
+                size_t line = parser.problem_mark.line, column = parser.problem_mark.column;
+                if (parser.error == YAML_READER_ERROR) {
+                    // Encoding errors carry a byte offset, not a mark.
+                    size_t offset = std::min(parser.problem_offset, content.size());
+                    line = std::count(content.begin(), content.begin() + offset, '\n');
+                    size_t start = content.rfind('\n', offset ? offset - 1 : 0);
+                    column = start == std::string::npos ? offset : offset - start - 1;
+                }
+                out = error({file_, static_cast<int>(line) + 1, static_cast<int>(column) + 1}, "invalid YAML: " + what);
+                break;
+            }
+            done = event.type == YAML_STREAM_END_EVENT;
+            yaml_event_delete(&event);
+        }
+        yaml_parser_delete(&parser);
+        return out;
+    }
+
     Result<void> load_source(const RuleSource& source) {
         file_ = source.name;
+        if (source.content.size() > kMaxRulesFileBytes)
+            return error({file_, 0, 0}, "rules file is larger than 64 MiB");
+        if (auto ok = check_yaml_syntax(source.content); !ok) return ok;
         std::vector<YAML::Node> documents;
         try {
             documents = YAML::LoadAll(source.content);

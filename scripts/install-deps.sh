@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
-  libseccomp-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
+  libseccomp-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev libyaml-dev
   nlohmann-json3-dev libre2-dev libsodium-dev libssl-dev
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev googletest

@@ -303,7 +303,7 @@ TEST(LoaderTest, ExceptionValuesAppend) {
 }
 
 struct ErrorCase {
-    const char* yaml;
+    std::string yaml;
     const char* error;  // Error::to_string(), exact
 };
 
@@ -360,7 +360,11 @@ TEST(LoaderTest, Errors) {
          "test.yaml:1:3: rules: rule 'r' (action block) cannot be enforced in the kernel: 'proc.name = x' is not a "
          "kernel check (the kernel checks only evt.type, evt.is_open_read, evt.is_open_write, fd.name, "
          "fd.directory, fd.filename, agent.session and agent.name)"},
-        {"- rule: [r\n", "test.yaml:2:1: rules: invalid YAML: end of sequence flow not found"},
+        {"- rule: [r\n", "test.yaml:2:1: rules: invalid YAML: while parsing a flow sequence: did not find expected ',' or ']'"},
+        // Found by the fuzzer: yaml-cpp 0.7 allocates without end on this.
+        {"'a',\n    'b',\n", "test.yaml:1:4: rules: invalid YAML: did not find expected <document start>"},
+        {std::string("- rule: a\0b\n", 12), "test.yaml:1:10: rules: invalid YAML: control characters are not allowed"},
+        {"- rule: \xff\n", "test.yaml:1:9: rules: invalid YAML: invalid leading UTF-8 octet"},
         {"rule: r\n", "test.yaml:1:1: rules: a rules file must be a sequence of items (- rule:, - macro:, - list:)"},
         {"- just a string\n", "test.yaml:1:3: rules: an item must be a map with a 'rule', 'macro' or 'list' key"},
     };
