@@ -15,6 +15,8 @@ unit_log=$(mktemp)
 unit_rc=${PIPESTATUS[0]}
 unit_total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$unit_log" | tail -1)
 unit_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$unit_log" | tail -1)
+# GTEST_SKIP tests (each printed its reason above) count as skipped, not passed.
+unit_skipped=$(grep -c '(Skipped)$' "$unit_log")
 
 lab_log=$(mktemp)
 e2e/lab.sh --mode test 2>&1 | tee "$lab_log"
@@ -24,11 +26,12 @@ lab_passed=$(echo "$lab_line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
 lab_failed=$(echo "$lab_line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 lab_skipped=$(echo "$lab_line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
 
-passed=$(( ${unit_total:-0} - ${unit_failed:-0} + ${lab_passed:-0} ))
+passed=$(( ${unit_total:-0} - ${unit_failed:-0} - ${unit_skipped:-0} + ${lab_passed:-0} ))
+skipped=$(( ${unit_skipped:-0} + ${lab_skipped:-0} ))
 failed=$(( ${unit_failed:-0} + ${lab_failed:-0} ))
 [ "$unit_rc" -ne 0 ] && [ "${unit_failed:-0}" -eq 0 ] && failed=$((failed + 1))
 [ "$lab_rc" -ne 0 ] && [ "${lab_failed:-0}" -eq 0 ] && failed=$((failed + 1))
 echo
-echo "unit: ${unit_total:-0} tests, ${unit_failed:-0} failed; lab: ${lab_line:-no result}"
-echo "${passed} passed, ${failed} failed, ${lab_skipped:-0} skipped"
+echo "unit: ${unit_total:-0} tests, ${unit_failed:-0} failed, ${unit_skipped:-0} skipped; lab: ${lab_line:-no result}"
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]
