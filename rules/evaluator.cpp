@@ -208,16 +208,16 @@ bool compare_number(CompareOp op, __int128 a, __int128 b) {
     }
 }
 
-bool compare_one(const Check& c, const FieldValue& v, const Operand& o) {
+bool compare_one(CompareOp op, const FieldValue& v, const Operand& o) {
     switch (v.type) {
-    case FieldType::kString: return compare_string(c.op, v.str, o);
-    case FieldType::kNumber: return compare_number(c.op, v.num, o.num);
-    case FieldType::kBool: return c.op == CompareOp::kNe ? v.boolean != o.boolean : v.boolean == o.boolean;
+    case FieldType::kString: return compare_string(op, v.str, o);
+    case FieldType::kNumber: return compare_number(op, v.num, o.num);
+    case FieldType::kBool: return op == CompareOp::kNe ? v.boolean != o.boolean : v.boolean == o.boolean;
     case FieldType::kIp: {
         IpNetwork addr;
         if (!parse_ip_network(v.str, &addr)) return false;
         bool in = ip_in_network(addr, o.net);
-        return c.op == CompareOp::kNe ? !in : in;
+        return op == CompareOp::kNe ? !in : in;
     }
     }
     return false;
@@ -227,7 +227,7 @@ bool compare(const Check& c, const FieldValue& v) {
     if (c.op == CompareOp::kExists) return true;
     if (c.modifier != Modifier::kNone) {
         size_t hits = 0;
-        for (const auto& o : c.operands) hits += compare_one(c, v, o) ? 1 : 0;
+        for (const auto& o : c.operands) hits += compare_one(c.op, v, o) ? 1 : 0;
         switch (c.modifier) {
         case Modifier::kOneOf: return hits == 1;
         case Modifier::kAnyOf: return hits >= 1;
@@ -240,11 +240,11 @@ bool compare(const Check& c, const FieldValue& v) {
         if (hashed && c.set.count(v.str)) return true;
         for (const auto& o : c.operands) {
             if (hashed && !o.home) continue;  // already looked up in the set
-            if (compare_one(c, v, o)) return true;
+            if (compare_one(c.op, v, o)) return true;
         }
         return false;
     }
-    return !c.operands.empty() && compare_one(c, v, c.operands.front());
+    return !c.operands.empty() && compare_one(c.op, v, c.operands.front());
 }
 
 bool eval_check(const Check& c, Context& event) {
@@ -269,8 +269,7 @@ bool eval_check(const Check& c, Context& event) {
     if (rhs.v.type == FieldType::kIp) parse_ip_network(rhs.v.str, &o.net);
     CompareOp op = c.op;
     if (op == CompareOp::kRegex) op = CompareOp::kEq;  // a field is a literal, not a pattern
-    Check single{c.lhs, op, Modifier::kNone, {}, {}, false, {}};
-    return compare_one(single, lhs.v, o);
+    return compare_one(op, lhs.v, o);
 }
 
 bool eval(const Node& node, Context& event) {
@@ -508,7 +507,10 @@ Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
 Evaluator::~Evaluator() = default;
 
 std::vector<bool> Evaluator::userspace_rules(const RuleSet& rules) {
-    KernelCompilation kernel = analyze_kernel_policy(rules);
+    return userspace_rules(rules, analyze_kernel_policy(rules));
+}
+
+std::vector<bool> Evaluator::userspace_rules(const RuleSet& rules, const KernelCompilation& kernel) {
     std::vector<bool> include(rules.rules.size(), false);
     for (size_t i = 0; i < rules.rules.size(); ++i) {
         const Rule& rule = rules.rules[i];

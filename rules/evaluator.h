@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rules/fields.h"
+#include "rules/kernel_compiler.h"
 #include "rules/result.h"
 #include "rules/rule_set.h"
 
@@ -47,6 +48,8 @@ public:
     // Which rules the daemon evaluates: enabled, supported, and not already
     // enforced (and reported) by the kernel.
     static std::vector<bool> userspace_rules(const RuleSet& rules);
+    // The same, from a kernel analysis the caller already has.
+    static std::vector<bool> userspace_rules(const RuleSet& rules, const KernelCompilation& kernel);
 
     Evaluator(Evaluator&&) noexcept;
     Evaluator& operator=(Evaluator&&) noexcept;

@@ -22,7 +22,7 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
         return rules::Error{{}, "file-guard: the kernel cannot hold this policy:\n" + all};
     }
     auto shared = std::make_shared<const rules::RuleSet>(p.rules);
-    auto evaluator = rules::Evaluator::build(shared, rules::Evaluator::userspace_rules(*shared));
+    auto evaluator = rules::Evaluator::build(shared, rules::Evaluator::userspace_rules(*shared, p.compiled));
     if (!evaluator)
         return evaluator.error();
     p.evaluator = std::make_shared<const rules::Evaluator>(std::move(*evaluator));
