@@ -392,7 +392,8 @@ class Runner:
         if daemon_before:
             pid = self.daemon_pid()
             if not pid or not pid_alive(pid):
-                failures.append("the daemon died during the case (restarted)")
+                failures.append("the daemon died during the case (restarted); its log ends: "
+                                + self.daemon_log_tail())
                 self.daemon_started = False
                 self.start_daemon()
 
@@ -479,6 +480,16 @@ class Runner:
             self.record(stem, verdict, reason)
         self.stop_daemon()
         return 1 if "FAIL" in self.results else 0
+
+    def daemon_log_tail(self, size=1500):
+        """The end of the daemon's log, so a crash in CI shows its cause."""
+        try:
+            with open(os.path.join(self.state, "daemon.log"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - size))
+                return tail(f.read(), size)
+        except OSError as e:
+            return f"(no daemon log: {e.strerror})"
 
     def stop_daemon(self):
         if self.daemon_started and not self.daemon_error:
