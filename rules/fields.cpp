@@ -62,6 +62,7 @@ constexpr std::array kFields = {
     FieldInfo{"fd.l4proto", F::kFdL4proto, T::kString, A::kNone, "tcp, udp, icmp, raw"},
     FieldInfo{"fd.ino", F::kFdIno, T::kNumber, A::kNone, "inode of the object"},
     FieldInfo{"fd.dev", F::kFdDev, T::kNumber, A::kNone, "device of the object"},
+    FieldInfo{"fd.sip.name", F::kFdSipName, T::kString, A::kNone, "host name the daemon resolved to the server address"},
     FieldInfo{"user.name", F::kUserName, T::kString, A::kNone, "user name"},
     FieldInfo{"user.uid", F::kUserUid, T::kNumber, A::kNone, "user id"},
     FieldInfo{"user.loginuid", F::kUserLoginuid, T::kNumber, A::kNone, "audit login uid, -1 if unset"},
@@ -82,6 +83,7 @@ constexpr std::array kFields = {
     FieldInfo{"agent.tool_name", F::kAgentToolName, T::kString, A::kNone, "tool of that call (Bash, Write, ...)"},
     FieldInfo{"agent.verdict", F::kAgentVerdict, T::kString, A::kNone, "the kernel's verdict: deny, audit, allow"},
     FieldInfo{"agent.level", F::kAgentLevel, T::kString, A::kNone, "enforcement level in force"},
+    FieldInfo{"agent.tainted", F::kAgentTainted, T::kBool, A::kNone, "the session read a secret (a rule with taint fired)"},
 };
 static_assert(kFields.size() == static_cast<size_t>(FieldId::kCount));
 
@@ -104,7 +106,7 @@ const std::unordered_map<std::string_view, const FieldInfo*>& field_index() {
 // Falco syscall fields bulkhead does not provide (libsinsp's field tables):
 // a rule naming one is unsupported, with this name in the reason. Any other
 // unknown name is an error, so a typo never silently disables a rule.
-constexpr std::array<std::string_view, 62> kFalcoOnlyFields = {
+constexpr std::array<std::string_view, 61> kFalcoOnlyFields = {
     "evt.time", "evt.time.s", "evt.time.iso8601", "evt.datetime", "evt.rawtime", "evt.latency", "evt.cpu",
     "evt.category", "evt.buffer", "evt.buflen", "evt.info", "evt.is_io", "evt.is_io_read",
     "evt.is_io_write", "evt.is_syslog", "evt.failed", "evt.count", "evt.source", "evt.abspath",
@@ -113,7 +115,7 @@ constexpr std::array<std::string_view, 62> kFalcoOnlyFields = {
     "proc.is_exe_writable", "proc.exe_ino.mtime", "proc.exe_ino.ctime",
     "proc.exe_ino.ctime_duration_proc_start", "proc.env", "proc.loginshellid", "proc.is_container_healthcheck",
     "proc.stdin.name", "proc.stdout.name", "thread.tid", "thread.vtid", "thread.cap_effective",
-    "thread.cap_permitted", "thread.cap_inheritable", "fd.types", "fd.sip.name", "fd.rip.name",
+    "thread.cap_permitted", "thread.cap_inheritable", "fd.types", "fd.rip.name",
     "fd.cip", "fd.cport", "fd.lip", "fd.name_changed", "fd.connected", "fd.is_server", "fd.cnet",
     "fd.rnet", "fd.lnet", "user.homedir", "user.shell", "fs.path.name", "fs.path.source",
     "fs.path.target", "syscall.type",

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "rules/kernel_compilability.h"
+#include "rules/kernel_net.h"
 
 namespace bulkhead::rules {
 
@@ -55,6 +56,7 @@ std::vector<FileProtection> group(const Rule& rule, const std::vector<KernelAlte
             p.agent = agent;
             p.priority = std::string(to_string(rule.priority));
             p.risk = rule.risk;
+            p.taint = rule.taint;
             out.push_back(std::move(p));
             into = &out.back();
         }
@@ -88,6 +90,26 @@ KernelCompilation analyze_kernel_policy(const RuleSet& rules) {
         } else if (!rule.expr) {
             report.placement = failed;
             report.reason = "the rule has no parsed condition";
+        } else if (is_egress_condition(*rule.expr)) {
+            auto net = egress_terms(*rule.expr);
+            if (!net) {
+                report.placement = failed;
+                report.reason = net.error().message;
+            } else if (rule.action == Action::kAsk) {
+                report.placement = Placement::kUnsupported;
+                report.reason = "'ask' holds file opens and execs; the net guard can block or audit a connect";
+            } else if (!rule.taint.empty()) {
+                report.placement = Placement::kUnsupported;
+                report.reason = "'taint' marks a session when it reads a secret; on an egress rule it means nothing";
+            } else {
+                net->rule = rule.name;
+                net->file = rule.location.file;
+                net->line = rule.location.line;
+                net->verdict = verdict_for(rule.action);
+                net->priority = std::string(to_string(rule.priority));
+                net->risk = rule.risk;
+                out.policy.net.push_back(std::move(*net));
+            }
         } else if (auto alternatives = kernel_alternatives(*rule.expr); !alternatives) {
             report.placement = failed;
             report.reason = alternatives.error().message;

@@ -64,11 +64,46 @@ struct FileProtection {
     std::string agent;     // agent kind when scope == kAgent
     std::string priority;  // Falco priority name, for events
     int risk = 0;
+    std::string taint;     // class of secret a read taints the session with ("" = none)
     std::vector<FileTarget> targets;
+};
+
+// Network operations the net guard sees. Values must equal BH_NET_OP_* in
+// bpf/include/net_guard_abi.h.
+enum NetOp : uint32_t {
+    kNetConnect = 1u << 0,  // connect(2)
+    kNetSend = 1u << 1,     // sendto/sendmsg/sendmmsg with a destination
+};
+enum NetProto : uint32_t { kProtoTcp = 1u << 0, kProtoUdp = 1u << 1 };      // 0 = any
+enum NetFamily : uint32_t { kFamilyV4 = 1u << 0, kFamilyV6 = 1u << 1 };    // 0 = any
+
+// How a rule constrains the destination address or port.
+enum class NetTerm : uint8_t { kAny = 0, kIn = 1, kNotIn = 2 };
+
+// One egress rule: a conjunction of the terms below, for agent sessions.
+struct NetProtection {
+    std::string rule;
+    std::string file;
+    int line = 0;
+    KernelVerdict verdict = KernelVerdict::kDeny;
+    KernelScope scope = KernelScope::kSessions;  // never kHost: sessions only
+    std::string agent;
+    std::string priority;
+    int risk = 0;
+    uint32_t ops = 0;       // NetOp bits
+    uint32_t protos = 0;    // NetProto bits, 0 = any
+    uint32_t families = 0;  // NetFamily bits, 0 = any
+    bool tainted_only = false;  // `agent.tainted = true`
+    NetTerm addr_term = NetTerm::kAny;
+    std::vector<std::string> cidrs;  // addresses and networks, as written
+    std::vector<std::string> hosts;  // host names the daemon resolves
+    NetTerm port_term = NetTerm::kAny;
+    std::vector<uint16_t> ports;
 };
 
 struct KernelPolicy {
     std::vector<FileProtection> files;
+    std::vector<NetProtection> net;
 };
 
 }  // namespace bulkhead::rules

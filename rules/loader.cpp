@@ -600,6 +600,17 @@ private:
             rule.risk = risk;
             return {};
         }
+        if (key == "taint") {
+            auto text = scalar(value, object + ": 'taint'");
+            if (!text) return text.error();
+            if (text->empty() || text->size() > 32 ||
+                text->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos) {
+                return error(where(value), object + ": 'taint' must name a class of secret in 1-32 "
+                                                    "characters of [a-z0-9_-] (e.g. secrets)");
+            }
+            rule.taint = *text;
+            return {};
+        }
         // Falco keys bulkhead accepts and does not use yet.
         return {};
     }
@@ -610,11 +621,11 @@ private:
         const std::string object = "rule '" + *name + "'";
         static const std::set<std::string> kKnown = {
             "rule", "condition", "output", "desc", "priority", "enabled", "tags", "exceptions", "source", "capture",
-            "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "override", "append", "action", "risk"};
+            "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "override", "append", "action", "risk", "taint"};
         static const std::set<std::string> kAppendable = {"condition", "output", "desc", "tags", "exceptions"};
         static const std::set<std::string> kReplaceable = {
             "condition", "output", "desc", "priority", "tags", "exceptions", "enabled", "capture",
-            "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "action", "risk"};
+            "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "action", "risk", "taint"};
         std::vector<std::string> keys;
         for (const auto& entry : item) {
             std::string key = entry.first.Scalar();

@@ -73,6 +73,9 @@ struct Rule {
     Priority priority = Priority::kDebug;
     Action action = Action::kAudit;
     int risk = 0;
+    // `taint: CLASS`: when the rule fires, the session is tainted with this
+    // class of secret ("" = none) and its egress narrows to the taint policy.
+    std::string taint;
     bool enabled = true;
     std::vector<std::string> tags;
     SourceLocation location;  // where the rule was first defined

@@ -83,8 +83,12 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
         for (const auto& tag : rule.tags) has_mitre |= std::regex_match(tag, mitre);
         EXPECT_TRUE(has_mitre) << rule.name << " has no MITRE technique tag";
         if (file_rule) {
-            EXPECT_EQ(rule.action, Action::kBlock) << rule.name;
+            // A tainting rule lets the read through and narrows egress instead.
+            EXPECT_EQ(rule.action, rule.taint.empty() ? Action::kBlock : Action::kAudit) << rule.name;
             EXPECT_EQ(compiled_.report[i].placement, Placement::kKernel) << rule.name << ": " << compiled_.report[i].reason;
+        } else if (rule.name == "Connect to cloud metadata service") {
+            EXPECT_EQ(rule.action, Action::kBlock);
+            EXPECT_EQ(compiled_.report[i].placement, Placement::kKernel) << compiled_.report[i].reason;
         } else {
             EXPECT_NE(rule.action, Action::kBlock) << rule.name;
             EXPECT_EQ(compiled_.report[i].placement, Placement::kUserspace) << rule.name;
@@ -92,8 +96,30 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     }
     for (const auto& p : compiled_.policy.files) {
         EXPECT_EQ(p.scope, KernelScope::kSessions) << p.rule;
-        EXPECT_EQ(p.verdict, KernelVerdict::kDeny) << p.rule;
+        EXPECT_EQ(p.verdict, p.taint.empty() ? KernelVerdict::kDeny : KernelVerdict::kAudit) << p.rule;
     }
+}
+
+TEST_F(AgentsRulesetTest, EnvFilesTaintInsteadOfBlocking) {
+    auto found = protections("Read environment secrets file");
+    ASSERT_FALSE(found.empty());
+    for (const auto* p : found) {
+        EXPECT_EQ(p->taint, "secrets");
+        EXPECT_EQ(p->verdict, KernelVerdict::kAudit);
+        EXPECT_TRUE(p->ops & kOpRead);
+    }
+}
+
+TEST_F(AgentsRulesetTest, MetadataServiceIsAnEgressBlock) {
+    ASSERT_EQ(compiled_.policy.net.size(), 1u);
+    const NetProtection& n = compiled_.policy.net[0];
+    EXPECT_EQ(n.rule, "Connect to cloud metadata service");
+    EXPECT_EQ(n.verdict, KernelVerdict::kDeny);
+    EXPECT_EQ(n.ops, kNetConnect | kNetSend);
+    EXPECT_EQ(n.addr_term, NetTerm::kIn);
+    EXPECT_EQ(n.cidrs, (std::vector<std::string>{"169.254.169.254", "169.254.170.2", "fd00:ec2::254"}));
+    EXPECT_EQ(n.port_term, NetTerm::kAny);
+    EXPECT_FALSE(n.tainted_only);
 }
 
 TEST_F(AgentsRulesetTest, ReadSshPrivateKey) {
