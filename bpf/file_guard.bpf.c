@@ -59,7 +59,9 @@ static __always_inline void rule__consider(struct bh_guard_rule *hit, const stru
 {
 	if (!rule__applies(r, op, in_session, agent_kind))
 		return;
-	if (r->verdict > hit->verdict)
+	/* Among equals, a tainting rule wins: the read must leave its taint. */
+	if (r->verdict > hit->verdict ||
+	    (r->verdict == hit->verdict && (r->flags & BH_RULE_TAINT) && !(hit->flags & BH_RULE_TAINT)))
 		*hit = *r;
 }
 
@@ -307,6 +309,17 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 
 	err = w.hit.verdict == BH_VERDICT_DENY ? -EPERM : 0;
 	stats__inc(err ? BH_STAT_DENIED : BH_STAT_AUDITED);
+	if (!err && s && (w.hit.flags & BH_RULE_TAINT) && (op & (BH_OP_READ | BH_OP_MMAP))) {
+		struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+		struct bh_inode_key k = {};
+
+		if (inode)
+			inode__key(inode, &k);
+		if (taint__session(s, w.hit.rule_id, &k)) {
+			w.hit.verdict = BH_VERDICT_DENY;  /* untracked taint: fail closed */
+			err = -EPERM;
+		}
+	}
 
 	e = scratch__get(0);
 	if (!e)

@@ -527,3 +527,90 @@ int tp_sys_exit_memfd_create(struct trace_event_raw_sys_exit *ctx)
 	sys__submit(e);
 	return 0;
 }
+
+/* ---- taint without BPF LSM ---------------------------------------------- */
+/* At level 2 no file guard runs, so a successful open for reading of an
+ * object a `taint:` rule names taints the session here, at the open's exit:
+ * before the process can read a byte, so before it can send one. Objects
+ * by inode (exact paths) and `**` leaf names (`**` + `/.env`) are covered. */
+
+#define FMODE_READ 0x1
+
+static __always_inline int taint__rule(const struct bh_guard_rule *r, const struct bh_session *s)
+{
+	if (!(r->flags & BH_RULE_TAINT) || !(r->ops & BH_OP_READ) || r->verdict != BH_VERDICT_AUDIT)
+		return 0;
+	return r->scope != BH_SCOPE_AGENT || r->agent_kind == s->agent_kind;
+}
+
+static __always_inline void obs__taint_open(long fd)
+{
+	struct bh_session *s = session__current();
+	struct bh_session_state *st;
+	struct bh_inode_policy *ip;
+	struct bh_name_patterns *np;
+	struct bh_name_key nk = { .kind = BH_NAME_LEAF };
+	struct bh_inode_key key;
+	struct task_struct *task;
+	struct file **fds, *file = 0;
+	struct dentry *dentry;
+	unsigned int max_fds;
+	int j;
+
+	if (!s || fd < 0)
+		return;
+	st = bpf_map_lookup_elem(&session_state, &s->id);
+	if (st && (st->flags & BH_SESSION_TAINTED))
+		return;
+	task = bpf_get_current_task_btf();
+	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max_fds)
+		return;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	bpf_core_read(&file, sizeof(file), &fds[fd]);
+	if (!file || !(BPF_CORE_READ(file, f_mode) & FMODE_READ))
+		return;
+	inode__key(BPF_CORE_READ(file, f_inode), &key);
+	ip = bpf_map_lookup_elem(&inode_policy, &key);
+	if (ip) {
+		for (j = 0; j < BH_RULES_PER_OBJECT; j++) {
+			if ((ip->rules[j].match & BH_MATCH_EXACT) && taint__rule(&ip->rules[j], s)) {
+				taint__session(s, ip->rules[j].rule_id, &key);
+				return;
+			}
+		}
+	}
+	dentry = BPF_CORE_READ(file, f_path.dentry);
+	if (bpf_probe_read_kernel_str(nk.name, sizeof(nk.name), BPF_CORE_READ(dentry, d_name.name)) <= 0)
+		return;
+	np = bpf_map_lookup_elem(&name_patterns, &nk);
+	if (!np)
+		return;
+	for (j = 0; j < BH_PATTERNS_PER_KEY; j++) {
+		if (!np->grandparent[j][0] && taint__rule(&np->rules[j], s)) {
+			taint__session(s, np->rules[j].rule_id, &key);
+			return;
+		}
+	}
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int tp_sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	obs__taint_open(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int tp_sys_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	obs__taint_open(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int tp_sys_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	obs__taint_open(ctx->ret);
+	return 0;
+}

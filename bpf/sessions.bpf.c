@@ -5,6 +5,11 @@
  * task, so setsid, double-fork, daemonising and leaving the cgroup all keep
  * the session. The exec of a configured agent executable, matched by the
  * inode of bprm->file (never by comm or argv), starts a new session.
+ *
+ * Programs that cannot read task storage (cgroup sock_addr before Linux
+ * 6.2) find a process's session in session_by_tgid, which the fork and free
+ * tracepoints keep. Those tracepoints also carry task storage to children
+ * on hosts without BPF LSM, where task_alloc does not run.
  */
 #include "lib/path.h"
 
@@ -26,6 +31,40 @@ int BPF_PROG(lsm_task_alloc, struct task_struct *task, unsigned long clone_flags
 		return 0;
 	}
 	*child = *parent;
+	return 0;
+}
+
+static __always_inline void tgid__track(__u32 tgid, const struct bh_session *s)
+{
+	if (bpf_map_update_elem(&session_by_tgid, &tgid, s, BPF_ANY))
+		stats__inc(BH_STAT_TGID_FAILED);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tp_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct bh_session *s = session__current(), *cs;
+
+	if (!s)
+		return 0;
+	cs = bpf_task_storage_get(&session_by_task, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cs)
+		stats__inc(BH_STAT_STORAGE_FAILED);
+	else if (!cs->id)
+		*cs = *s;
+	if (child->pid == child->tgid)
+		tgid__track(child->tgid, s);
+	return 0;
+}
+
+/* The group leader's task is freed last; its tgid may be reused after. */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(tp_sched_process_free, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+
+	if (task->pid == tgid)
+		bpf_map_delete_elem(&session_by_tgid, &tgid);
 	return 0;
 }
 
@@ -66,6 +105,7 @@ int BPF_PROG(lsm_bprm_check_security, struct linux_binprm *bprm, int ret)
 	s->agent_kind = agent->agent_kind;
 	s->flags = 0;
 	s->cgroup_id = 0;
+	tgid__track(bpf_get_current_pid_tgid() >> 32, s);
 	stats__inc(BH_STAT_SESSIONS_DISCOVERED);
 
 	e = scratch__get(0);

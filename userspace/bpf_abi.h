@@ -10,6 +10,7 @@
 extern "C" {
 #include "abi.h"
 #include "file_guard_abi.h"
+#include "net_guard_abi.h"
 #include "observer_abi.h"
 #include "self_guard_abi.h"
 #include "sessions_abi.h"
@@ -34,6 +35,12 @@ static_assert(sizeof(bh_self_event) == 72 + 16);
 static_assert(sizeof(bh_exec_event) == 72 + 24 + BH_ARGS_MAX + BH_PATH_BUF);
 static_assert(sizeof(bh_net_event) == 72 + 168);
 static_assert(sizeof(bh_syscall_event) == 72 + 64 + BH_SYSCALL_STR_MAX + BH_PATH_BUF);
+static_assert(sizeof(bh_net_rule) == 16);
+static_assert(sizeof(bh_net_policy) == 8 + 16 * BH_NET_RULES_MAX);
+static_assert(sizeof(bh_net_addr_key) == 20);
+static_assert(sizeof(bh_session_state) == 32);
+static_assert(sizeof(bh_egress_event) == 72 + 56);
+static_assert(sizeof(bh_taint_event) == 72 + 24);
 static_assert(offsetof(bh_syscall_event, path) == 72 + 64 + BH_SYSCALL_STR_MAX);
 
 // The rules library's operation bits are the kernel's.

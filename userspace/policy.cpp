@@ -11,7 +11,7 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
     auto compiled = rules::compile_kernel_policy(*rs);
     if (!compiled)
         return compiled.error();
-    LoadedPolicy p{std::move(*rs), std::move(*compiled), {}, {}, nullptr};
+    LoadedPolicy p{std::move(*rs), std::move(*compiled), {}, {}, {}, nullptr};
     for (const auto& r : p.rules.rules)
         p.tags[r.name] = r.tags;
     p.plan = guards::plan_file_policy(p.compiled.policy, inputs);
@@ -20,6 +20,13 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
         for (const auto& e : p.plan.errors)
             all += (all.empty() ? "" : "\n") + e;
         return rules::Error{{}, "file-guard: the kernel cannot hold this policy:\n" + all};
+    }
+    p.net_plan = guards::plan_net_policy(p.compiled.policy, inputs);
+    if (!p.net_plan.errors.empty()) {
+        std::string all;
+        for (const auto& e : p.net_plan.errors)
+            all += (all.empty() ? "" : "\n") + e;
+        return rules::Error{{}, "net-guard: the kernel cannot hold this policy:\n" + all};
     }
     auto shared = std::make_shared<const rules::RuleSet>(p.rules);
     auto evaluator = rules::Evaluator::build(shared, rules::Evaluator::userspace_rules(*shared, p.compiled));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "guards/file_guard.h"
+#include "guards/net_guard.h"
 #include "rules/rules.h"
 
 namespace bulkhead {
@@ -17,6 +18,7 @@ struct LoadedPolicy {
     rules::RuleSet rules;
     rules::KernelCompilation compiled;
     guards::FilePlan plan;
+    guards::NetPlan net_plan;
     std::map<std::string, std::vector<std::string>> tags;  // rule name → tags
     // Runs the userspace rules on events; renders every rule's output.
     std::shared_ptr<const rules::Evaluator> evaluator;

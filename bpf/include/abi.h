@@ -8,7 +8,7 @@
 
 /* Bump on any change to a struct in bpf/include/. The loader refuses pinned
  * state or objects of another version. */
-#define BH_ABI_VERSION 2
+#define BH_ABI_VERSION 3
 
 #define BH_COMM_LEN 16
 #define BH_PATH_MAX 4096
@@ -26,6 +26,8 @@ enum bh_event_kind {
 	BH_EVT_EXEC = 4,          /* observer: a session task executed a program */
 	BH_EVT_NET = 5,           /* observer: a session task called connect(2) */
 	BH_EVT_SYSCALL = 6,       /* observer: ptrace, module loads, memfd_create */
+	BH_EVT_EGRESS = 7,        /* net guard: a session's connect or send was denied or audited */
+	BH_EVT_TAINT = 8,         /* a read tainted a session */
 };
 
 /* Event flags. */
@@ -86,6 +88,8 @@ enum bh_stat {
 	BH_STAT_SELF_GUARD,
 	BH_STAT_OBS_EVENTS,       /* observer events written (also in BH_STAT_EVENTS) */
 	BH_STAT_OBS_DROPS,        /* observer events lost or shed (also in BH_STAT_DROPS) */
+	BH_STAT_EGRESS_DENIED,    /* connects and sends the net guard refused */
+	BH_STAT_TGID_FAILED,      /* a session process missing from session_by_tgid (map full) */
 	BH_STAT_MAX,
 };
 

@@ -43,8 +43,11 @@ struct bh_guard_rule {
 	__u8 verdict;    /* enum bh_verdict */
 	__u8 scope;      /* enum bh_scope */
 	__u8 match;      /* BH_MATCH_* */
-	__u8 pad;
+	__u8 flags;      /* BH_RULE_* */
 };
+
+/* bh_guard_rule.flags */
+#define BH_RULE_TAINT (1u << 0) /* a read taints the session (`taint:` in the rule) */
 
 #define BH_RULES_PER_OBJECT 4
 

@@ -87,6 +87,37 @@ static __always_inline void event__submit(void *data, __u64 size)
 		stats__inc(BH_STAT_EVENTS);
 }
 
+/* Marks the session tainted (once: the first read is the one reported),
+ * before the read returns, so no later send can race it. Returns nonzero
+ * when the taint could not be recorded: the caller must refuse the read. */
+static __always_inline int taint__session(const struct bh_session *s, __u32 rule_id,
+					   const struct bh_inode_key *obj)
+{
+	struct bh_session_state st = {}, *cur;
+	struct bh_taint_event e = {};
+
+	cur = bpf_map_lookup_elem(&session_state, &s->id);
+	if (cur && (cur->flags & BH_SESSION_TAINTED))
+		return 0;
+	st.flags = BH_SESSION_TAINTED;
+	st.taint_rule = rule_id;
+	st.taint_dev = obj->dev;
+	st.taint_ino = obj->ino;
+	st.tainted_ns = bpf_ktime_get_boot_ns();
+	if (cur)
+		st.flags |= cur->flags;
+	if (bpf_map_update_elem(&session_state, &s->id, &st, BPF_ANY)) {
+		stats__inc(BH_STAT_STORAGE_FAILED);
+		return 1;
+	}
+	event__fill_header(&e.hdr, BH_EVT_TAINT, s);
+	e.rule_id = rule_id;
+	e.dev = obj->dev;
+	e.ino = obj->ino;
+	event__submit(&e, sizeof(e));
+	return 0;
+}
+
 static __always_inline void *scratch__get(__u32 idx)
 {
 	return bpf_map_lookup_elem(&scratch, &idx);

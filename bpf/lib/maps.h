@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include "../include/sessions_abi.h"
 #include "../include/self_guard_abi.h"
+#include "../include/net_guard_abi.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -51,6 +52,26 @@ struct {
 	__type(value, struct bh_session);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } session_by_cg SEC(".maps");
+
+/* The session of each process, for programs that cannot read task storage
+ * (cgroup sock_addr programs before Linux 6.2). Kept by the fork and free
+ * tracepoints of sessions.bpf.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct bh_session);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_by_tgid SEC(".maps");
+
+/* What the kernel learned about a session (taint), by session id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct bh_session_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} session_state SEC(".maps");
 
 /* The session of each task; inherited at task_alloc, so it survives
  * setsid, double-fork and leaving the cgroup. */
@@ -125,6 +146,32 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } protected_tgids SEC(".maps");
+
+/* Egress rules (element 0), their address and port sets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bh_net_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} net_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bh_net_addr_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} net_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u16);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} net_ports SEC(".maps");
 
 /* Scratch space for events too big for the 512-byte BPF stack. */
 union bh_scratch {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/config.h"
 
+#include "rules/values.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -65,7 +67,7 @@ std::optional<Config> load(const std::string& path, std::string* error) {
         return std::nullopt;
     }
     static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
-                                             "agents", "exporters", "spool_root", "metrics"};
+                                             "agents", "exporters", "spool_root", "metrics", "taint_allow"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -98,6 +100,16 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                 c.spool_root = v.as<std::string>();
             } else if (key == "metrics") {
                 c.metrics = v.as<std::string>();
+            } else if (key == "taint_allow") {
+                c.taint_allow = v.as<std::vector<std::string>>();
+                for (const auto& cidr : c.taint_allow) {
+                    rules::IpNetwork net;
+                    if (!rules::parse_ip_network(cidr, &net)) {
+                        *error = "config: " + where(path, v) + "taint_allow: '" + cidr +
+                                 "' is not an IP address or network";
+                        return std::nullopt;
+                    }
+                }
             } else if (key == "agents") {
                 c.agents.clear();
                 for (const auto& a : v) {

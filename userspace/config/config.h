@@ -27,6 +27,8 @@ struct Config {
     YAML::Node exporters;
     std::string spool_root = "/var/lib/bulkhead/spool";
     std::string metrics;                   // Prometheus endpoint: "HOST:PORT" or "unix:PATH"; "" = none
+    // Where a tainted session may still connect besides loopback (CIDRs).
+    std::vector<std::string> taint_allow;
 };
 
 // The shipped agent kinds and their executables (agent discovery).

@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -37,6 +38,7 @@
 #include "hub.h"
 #include "metrics/registry.h"
 #include "metrics/server.h"
+#include "doctor/doctor.h"
 #include "error.h"
 #include "events/event.h"
 #include "guards/file_guard.h"
@@ -56,7 +58,6 @@ constexpr size_t kRecentEvents = 10000;
 // A subscriber that stops reading is cut off past this much queued output,
 // so one slow client can never stall the daemon or the other clients.
 constexpr size_t kMaxClientBacklog = 8u << 20;
-constexpr const char* kLevel = "bpf-lsm";
 
 struct Client {
     Fd fd;
@@ -134,6 +135,8 @@ private:
     void handle_event(const void* data, size_t size);
     // Enriches, emits and returns the event as the sinks saw it.
     events::Event publish(events::Event e);
+    void apply_rule(events::Event& e, const std::string& name);
+    void taint_session(const events::Event& alert, const std::string& rule);
     void evaluate(const events::Event& e);
     void act(const events::Event& alert);
 
@@ -160,6 +163,9 @@ private:
     std::deque<json> recent_;
     std::ofstream events_log_;
     std::string hostname_;
+    // bpf-lsm when the LSM guards loaded; else observe (tracepoints, the net
+    // guard); sessions from `bulkhead run` carry their own level.
+    std::string level_ = "bpf-lsm";
     std::set<std::string> agent_exes_;  // "path=ino" already announced
     uint64_t drops_reported_ = 0;
     uint64_t decode_errors_ = 0;
@@ -188,6 +194,17 @@ void Daemon::load_guards() {
     guards::LoadOptions lo;
     lo.pin_root = opts_.config.pin_root;
     lo.replace = opts_.replace;
+    auto host = doctor::probe();
+    lo.lsm = host.bpf_lsm;
+    lo.cgroup_root = cgroup_root_;
+    if (!lo.lsm) {
+        level_ = "observe";
+        spdlog::warn("daemon: BPF LSM is not active ({}); loading the observer, session tracking and the "
+                     "net guard only. Files are enforced per session by `bulkhead run` (Landlock + seccomp)",
+                     host.bpf_lsm_why);
+    }
+    if (cgroup_root_.empty())
+        spdlog::warn("net-guard: no cgroup v2 hierarchy; session egress is not enforced");
     loader_ = guards::Loader::load(lo);
     // The daemon is off limits to every session: signals and ptrace.
     int fd = loader_->maps().protected_tgids;
@@ -203,6 +220,7 @@ guards::PlanInputs Daemon::plan_inputs() {
     guards::PlanInputs in;
     in.homes = guards::host_homes();
     in.agent_kinds = sessions_.agent_kinds();
+    in.taint_allow = opts_.config.taint_allow;
     return in;
 }
 
@@ -248,7 +266,7 @@ void Daemon::restore_sessions() {
     if (in) {
         auto j = json::parse(in, nullptr, false);
         if (j.is_array()) {
-            for (const auto& s : j) {
+            for (const auto& s : j) try {
                 session::Session x;
                 x.id = std::stoull(s.value("id", "0"));
                 x.agent = s.value("agent", "");
@@ -261,9 +279,13 @@ void Daemon::restore_sessions() {
                 x.leader_pid = s.value("leader_pid", 0u);
                 x.uid = s.value("uid", 0u);
                 x.origin = s.value("origin", "run");
+                x.level = s.value("level", "");
+                x.taint = s.value("taint", "");
                 x.state = s.value("state", "active");
                 if (x.id)
                     sessions_.add(std::move(x));
+            } catch (const std::exception& e) {
+                spdlog::warn("sessions: skipped a malformed entry in {}: {}", state_file(), e.what());
             }
         }
     }
@@ -295,7 +317,7 @@ void Daemon::save_sessions() {
     std::string tmp = state_file() + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << arr.dump() << "\n";
+        out << arr.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     }
     ::rename(tmp.c_str(), state_file().c_str());
 }
@@ -307,10 +329,14 @@ bool Daemon::reload(std::string* error) {
         return false;
     }
     std::string err = guards::apply_file_plan(loaded->plan, loader_->maps());
+    if (err.empty())
+        err = guards::apply_net_plan(loaded->net_plan, loader_->maps());
     if (!err.empty()) {
         *error = err;
         return false;
     }
+    for (const auto& w : loaded->net_plan.warnings)
+        spdlog::warn("{}", w);
     for (const auto& w : loaded->rules.warnings)
         spdlog::warn("rules: {}", w.to_string());
     for (const auto& p : loaded->plan.pending)
@@ -319,9 +345,10 @@ bool Daemon::reload(std::string* error) {
     for (const auto& r : loaded->compiled.report)
         kernel += r.placement == rules::Placement::kKernel;
     spdlog::info("rules: {} rules loaded from {} file(s), {} enforced in the kernel; "
-                 "{} protected inodes, {} directory patterns, {} name patterns",
+                 "{} protected inodes, {} directory patterns, {} name patterns, {} egress rules",
                  loaded->rules.rules.size(), opts_.config.rules.size(), kernel,
-                 loaded->plan.inodes.size(), loaded->plan.dirs.size(), loaded->plan.names.size());
+                 loaded->plan.inodes.size(), loaded->plan.dirs.size(), loaded->plan.names.size(),
+                 loaded->net_plan.rules.size());
     policy_ = std::move(*loaded);
     return true;
 }
@@ -363,8 +390,16 @@ void Daemon::report_drops() {
     publish(std::move(e));
 }
 
+// One event must never take the daemon (and the next events) down with it:
+// whatever it throws is logged and counted, and the loop goes on.
 int Daemon::on_ring_event(void* ctx, void* data, size_t size) {
-    static_cast<Daemon*>(ctx)->handle_event(data, size);
+    auto* d = static_cast<Daemon*>(ctx);
+    try {
+        d->handle_event(data, size);
+    } catch (const std::exception& e) {
+        if (d->decode_errors_++ < 10)
+            spdlog::error("events: an event could not be processed: {}", e.what());
+    }
     return 0;
 }
 
@@ -387,7 +422,8 @@ void Daemon::handle_event(const void* data, size_t size) {
         s.leader_pid = e->tgid;
         s.uid = e->uid;
         s.origin = "discovered";
-        s.workspace = fs::read_symlink("/proc/" + std::to_string(e->tgid) + "/cwd").string();
+        std::error_code ec;  // the process may be gone already
+        s.workspace = fs::read_symlink("/proc/" + std::to_string(e->tgid) + "/cwd", ec).string();
         sessions_.add(std::move(s));
         save_sessions();
     }
@@ -445,8 +481,27 @@ std::string mount_prefixed(uint64_t kdev, const std::string& fs_path) {
     return fs_path;
 }
 
+// Names, priority, tags, output, action and risk of a kernel rule's event.
+void Daemon::apply_rule(events::Event& e, const std::string& name) {
+    e.rule = name;
+    auto t = policy_->tags.find(name);
+    if (t != policy_->tags.end())
+        e.tags = t->second;
+    const auto* rule = policy_->rules.find_rule(name);
+    if (!rule) {
+        e.priority = "Warning";
+        return;
+    }
+    e.priority = std::string(rules::to_string(rule->priority));
+    auto out = policy_->evaluator->render(rule - policy_->rules.rules.data(), engine::EventFields(e));
+    e.output = std::move(out.text);
+    e.output_fields = std::move(out.fields);
+    e.action = std::string(rules::to_string(rule->action));
+    e.risk = rule->risk;
+}
+
 events::Event Daemon::publish(events::Event e) {
-    e.level = kLevel;
+    e.level = level_;
     if (e.kind == "file" && e.path_fs_relative && e.dev)
         e.path = mount_prefixed(e.dev, e.path);
     if (e.container_id.empty() && e.tgid)
@@ -461,22 +516,46 @@ events::Event Daemon::publish(events::Event e) {
         if (e.workspace.empty())
             e.workspace = session->workspace;
     }
+    if (session && !session->level.empty())
+        e.level = session->level;
+    if (policy_ && (e.kind == "taint" || e.taint_rule_id)) {
+        uint32_t id = e.kind == "taint" ? e.rule_id : e.taint_rule_id;
+        const auto& rules = policy_->plan.rules;
+        std::string rule = id >= 1 && id <= rules.size() ? rules[id - 1].name : "rule #" + std::to_string(id);
+        e.taint = "read of inode " + std::to_string(e.kind == "taint" ? e.ino : e.taint_ino) + " under rule '" +
+                  rule + "'";
+        if (session && session->taint.empty())
+            session->taint = e.taint;
+        if (session && e.kind == "net")
+            e.taint = session->taint;  // with the path, once the file event named it
+        if (e.kind == "taint") {
+            e.rule = rule;
+            e.priority = "Notice";
+            e.tags = {"bulkhead", "taint"};
+        }
+    }
+    if (e.kind == "net" && e.rule_id && policy_) {
+        const auto& rules = policy_->net_plan.rules;
+        if (e.rule_id == BH_NET_RULE_TAINT) {
+            e.rule = "Egress of a tainted session";
+            e.priority = "Critical";
+            e.tags = {"bulkhead", "taint", "network", "mitre_exfiltration"};
+            e.action = "block";
+        } else if (e.rule_id <= rules.size()) {
+            apply_rule(e, rules[e.rule_id - 1].name);
+        } else {
+            e.rule = "egress rule #" + std::to_string(e.rule_id);
+        }
+    }
     if (e.kind == "file" && policy_) {
         const auto& rules = policy_->plan.rules;
         if (e.rule_id >= 1 && e.rule_id <= rules.size()) {
-            const auto& r = rules[e.rule_id - 1];
-            e.rule = r.name;
-            e.priority = r.priority.empty() ? "Warning" : r.priority;
-            auto t = policy_->tags.find(r.name);
-            if (t != policy_->tags.end())
-                e.tags = t->second;
-            if (const auto* rule = policy_->rules.find_rule(r.name)) {
-                auto out = policy_->evaluator->render(rule - policy_->rules.rules.data(), engine::EventFields(e));
-                e.output = std::move(out.text);
-                e.output_fields = std::move(out.fields);
-                e.action = std::string(rules::to_string(rule->action));
-                e.risk = rule->risk;
-            }
+            apply_rule(e, rules[e.rule_id - 1].name);
+            // The read that tainted the session, now with its path.
+            const auto* rule = policy_->rules.find_rule(e.rule);
+            if (session && rule && !rule->taint.empty() && e.verdict == "audit" &&
+                (session->taint.empty() || session->taint.find("read of inode " + std::to_string(e.ino) + " ") == 0))
+                session->taint = "read of " + e.path + " under rule '" + e.rule + "'";
         } else if (e.depth_exceeded) {
             e.rule = "Path deeper than the kernel walk limit";
             e.priority = "Warning";
@@ -526,7 +605,7 @@ void Daemon::start_exporters() {
     for (const auto& sink : *sinks)
         spdlog::info("exporters: sink '{}' ready", sink->name());
     hub_ = std::make_unique<exporters::Hub>(std::move(*sinks));
-    exporters::record_enforcement_level(metrics_, kLevel);
+    exporters::record_enforcement_level(metrics_, level_);
     if (!opts_.config.metrics.empty()) {
         auto server = exporters::MetricsServer::start(opts_.config.metrics, metrics_);
         if (!server)
@@ -584,8 +663,37 @@ void Daemon::evaluate(const events::Event& e) {
         if (alert.verdict.empty() || alert.verdict == "allow")
             alert.verdict = "audit";
         publish(alert);
+        if (!rule.taint.empty())
+            taint_session(alert, rule.name);
         act(alert);
     }
+}
+
+// A userspace rule with `taint` fired: the kernel narrows the session's
+// egress from now on (later than a kernel rule would, which taints before
+// the read returns; the event says which).
+void Daemon::taint_session(const events::Event& alert, const std::string& rule) {
+    auto* s = sessions_.find(alert.session);
+    if (!s || !s->taint.empty())
+        return;
+    bh_session_state st{};
+    bpf_map_lookup_elem(loader_->maps().session_state, &s->id, &st);
+    st.flags |= BH_SESSION_TAINTED;
+    st.taint_dev = alert.dev;
+    st.taint_ino = alert.ino;
+    if (bpf_map_update_elem(loader_->maps().session_state, &s->id, &st, BPF_ANY) != 0) {
+        spdlog::error("{}", errno_message("taint: cannot mark session " + std::to_string(s->id), errno));
+        return;
+    }
+    s->taint = "rule '" + rule + "' (userspace) on " + (alert.path.empty() ? alert.evt_type : alert.path);
+    events::Event note = alert;
+    note.kind = "taint";
+    note.rule = rule;
+    note.taint = s->taint;
+    note.verdict = "audit";
+    note.output.clear();
+    note.risk = 0;
+    publish(note);
 }
 
 // Actions userspace carries out; block and ask are the kernel's.
@@ -720,7 +828,7 @@ json Daemon::status() {
     return {
         {"ok", true},
         {"pid", getpid()},
-        {"level", kLevel},
+        {"level", level_},
         {"state", loader_->state() == guards::LoadState::kAdopted ? "adopted" : "fresh"},
         {"programs", loader_->programs()},
         {"rules", policy_ ? policy_->rules.rules.size() : 0},
@@ -756,6 +864,7 @@ json Daemon::start_session(const Client& c, const json& req) {
     s.workspace = req.value("workspace", "");
     s.leader_pid = static_cast<uint32_t>(c.peer.pid);
     s.origin = "run";
+    s.level = req.value("level", "");
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     s.start_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
@@ -771,6 +880,11 @@ json Daemon::start_session(const Client& c, const json& req) {
     bh_session ks{s.id, s.agent_kind, 0, s.cgroup_id};
     if (bpf_map_update_elem(loader_->maps().session_by_cg, &s.cgroup_id, &ks, BPF_ANY) != 0)
         return {{"ok", false}, {"error", errno_message("sessions: cannot register cgroup", errno)}};
+    // The leader itself (it moves into the cgroup next); its children are
+    // tracked by the fork tracepoint.
+    __u32 leader = s.leader_pid;
+    if (bpf_map_update_elem(loader_->maps().session_by_tgid, &leader, &ks, BPF_ANY) != 0)
+        return {{"ok", false}, {"error", errno_message("sessions: cannot register the session's process", errno)}};
     spdlog::info("sessions: started session {} (agent {}, cgroup {})", s.id, agent, s.cgroup);
     json reply = {{"ok", true}, {"session", std::to_string(s.id)}, {"cgroup", s.cgroup}};
     sessions_.add(std::move(s));
@@ -784,6 +898,7 @@ json Daemon::end_session(const json& req) {
     if (!s)
         return {{"ok", false}, {"error", "sessions: no session " + std::to_string(id)}};
     s->state = "ended";
+    bpf_map_delete_elem(loader_->maps().session_state, &s->id);  // the taint ends with the session
     if (s->cgroup_id) {
         bpf_map_delete_elem(loader_->maps().session_by_cg, &s->cgroup_id);
         ::rmdir(s->cgroup.c_str());  // fails while escaped descendants live; they keep the session
@@ -906,7 +1021,7 @@ int Daemon::run() {
 
     // Events the kernel queued while no daemon was running come first.
     ring_buffer__consume(ring_);
-    spdlog::info("daemon: ready: level={} state={} socket={}", kLevel,
+    spdlog::info("daemon: ready: level={} state={} socket={}", level_,
                  loader_->state() == guards::LoadState::kAdopted ? "adopted" : "fresh",
                  opts_.config.socket);
 
@@ -955,9 +1070,33 @@ int Daemon::run() {
     return 0;
 }
 
+// A daemon that dies must say why in its log: the signal and the stack,
+// written with async-signal-safe calls only, then the default action (core).
+void on_fatal_signal(int sig) {
+    char line[64];
+    int n = snprintf(line, sizeof(line), "bulkhead daemon: fatal signal %d (%s); stack:\n", sig,
+                     sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+    if (n > 0)
+        (void)!::write(STDERR_FILENO, line, static_cast<size_t>(n));
+    void* frames[64];
+    backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+    ::raise(sig);  // SA_RESETHAND restored the default action
+}
+
+void report_fatal_signals() {
+    void* warm[1];
+    backtrace(warm, 1);  // loads libgcc now, not inside the handler
+    struct sigaction sa{};
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT})
+        sigaction(sig, &sa, nullptr);
+}
+
 }  // namespace
 
 int run(const Options& opts) {
+    report_fatal_signals();
     Daemon d(opts);
     return d.run();
 }

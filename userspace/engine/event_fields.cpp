@@ -172,6 +172,13 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kAgentToolName: return !e_.tool_name.empty() && str(e_.tool_name, out);
     case FieldId::kAgentVerdict: return !e_.verdict.empty() && str(e_.verdict, out);
     case FieldId::kAgentLevel: return !e_.level.empty() && str(e_.level, out);
+    case FieldId::kFdSipName: return is_ip_socket(e_) && !e_.sip_name.empty() && str(e_.sip_name, out);
+    case FieldId::kAgentTainted:
+        if (!e_.session)
+            return false;
+        out->type = rules::FieldType::kBool;
+        out->boolean = !e_.taint.empty();
+        return true;
     default: return false;  // fields this kind of event does not carry
     }
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <ctime>
 #include <cstring>
 
@@ -142,6 +143,28 @@ void decode_net(Event& e, const bh_net_event& n) {
     e.lport = n.lport;
     e.path = socket_tuple(e);
     e.evt_args.push_back({"addr", e.rip + ":" + std::to_string(e.rport)});
+}
+
+// A connect or send the net guard judged. Shaped like an observer connect
+// so the same fields (fd.sip, fd.sport, ...) and rules apply.
+void decode_egress(Event& e, const bh_egress_event& g) {
+    e.kind = "net";
+    e.evt_type = g.op == BH_NET_OP_SEND ? "sendto" : "connect";
+    e.op = e.evt_type;
+    e.verdict = g.verdict == BH_VERDICT_DENY ? "deny" : "audit";
+    e.err = g.verdict == BH_VERDICT_DENY ? EPERM : 0;
+    e.rule_id = g.rule_id;
+    e.l4proto = l4proto_name(g.sock_type, static_cast<uint16_t>(g.protocol));
+    int family = g.family == AF_INET6 ? AF_INET6 : AF_INET;
+    e.fd_type = family == AF_INET6 ? "ipv6" : "ipv4";
+    e.rip = ip_text(family, g.raddr);
+    e.lip = family == AF_INET6 ? "::" : "0.0.0.0";  // refused before a local address was bound
+    e.rport = g.rport;
+    e.path = socket_tuple(e);
+    e.evt_args.push_back({"addr", e.rip + ":" + std::to_string(e.rport)});
+    e.taint_rule_id = g.taint_rule;
+    e.taint_dev = g.taint_dev;
+    e.taint_ino = g.taint_ino;
 }
 
 std::string memfd_flags(uint64_t flags) {
@@ -423,6 +446,32 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
         decode_net(e, *n);
         return e;
     }
+    case BH_EVT_EGRESS: {
+        if (!whole<bh_egress_event>(size, "egress", why))
+            return std::nullopt;
+        auto* g = static_cast<const bh_egress_event*>(data);
+        if ((g->family != AF_INET && g->family != AF_INET6) ||
+            (g->verdict != BH_VERDICT_DENY && g->verdict != BH_VERDICT_AUDIT)) {
+            *why = "egress event with family " + std::to_string(g->family) + " and verdict " +
+                   std::to_string(g->verdict);
+            return std::nullopt;
+        }
+        decode_egress(e, *g);
+        return e;
+    }
+    case BH_EVT_TAINT: {
+        if (!whole<bh_taint_event>(size, "taint", why))
+            return std::nullopt;
+        auto* t = static_cast<const bh_taint_event*>(data);
+        e.kind = "taint";
+        e.op = "taint";
+        e.evt_type = "open";
+        e.verdict = "audit";
+        e.rule_id = t->rule_id;
+        e.dev = t->dev;
+        e.ino = t->ino;
+        return e;
+    }
     case BH_EVT_SYSCALL: {
         constexpr size_t head = offsetof(bh_syscall_event, path);
         if (!whole<bh_syscall_event>(size, "syscall", why, head))
@@ -468,8 +517,16 @@ std::string output_line(const Event& e) {
     if (e.kind == "exec")
         return "Session ran " + e.exe + (e.exe_from_memfd ? " (memfd)" : "") + ": " + e.cmdline +
                (e.args_truncated ? "..." : "") + by;
+    if (e.kind == "net" && e.verdict != "allow")
+        return std::string(e.verdict == "deny" ? "Denied " : "Audited ") + e.evt_type + " to " + e.rip + ":" +
+               std::to_string(e.rport) + (e.l4proto.empty() ? "" : " (" + e.l4proto + ")") +
+               (e.sip_name.empty() ? "" : " [" + e.sip_name + "]") +
+               (e.taint.empty() ? "" : "; the session is tainted: " + e.taint) + by;
     if (e.kind == "net")
         return "Session connect " + e.path + (e.l4proto.empty() ? "" : " (" + e.l4proto + ")") + by;
+    if (e.kind == "taint")
+        return "Session tainted: " + e.taint + "; its egress is now limited to loopback and the taint allow list" +
+               by;
     if (e.kind == "syscall") {
         out = "Session " + e.evt_type;
         for (const auto& [k, v] : e.evt_args)
@@ -535,6 +592,16 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
             f["fd.sip"] = e.rip;
             f["fd.sport"] = e.rport;
         }
+    }
+    if (!e.sip_name.empty())
+        f["fd.sip.name"] = e.sip_name;
+    if (!e.taint.empty())
+        f["agent.taint"] = e.taint;
+    if (e.kind == "taint") {
+        f["fd.ino"] = e.ino;
+        f["fd.dev"] = e.dev;
+        if (!e.path.empty())
+            f["fd.name"] = e.path;
     }
     if (e.kind == "syscall" && !e.path.empty())
         f["fd.name"] = e.path;

@@ -70,6 +70,12 @@ struct Event {
     std::string lip, rip;             // local and remote address ("" unknown)
     uint16_t lport = 0, rport = 0;
     int64_t fd = -1;                  // fd.num of the socket (net events)
+    std::string sip_name;             // fd.sip.name: the host name the daemon resolved
+    // Taint: on a net guard event of a tainted session (and on the taint
+    // event itself), the read that tainted it. taint_rule_id is a file rule.
+    uint32_t taint_rule_id = 0;
+    uint64_t taint_dev = 0, taint_ino = 0;
+    std::string taint;                // "rule 'X' read PATH", filled by the daemon
     // evt.arg.NAME of the syscall, named as Falco names them ("request",
     // "pid", "name", "flags", ...), values as Falco prints them.
     std::vector<std::pair<std::string, std::string>> evt_args;

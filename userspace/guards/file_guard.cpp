@@ -341,6 +341,8 @@ struct Planner {
         r.rule_id = static_cast<__u32>(plan.rules.size());
         r.ops = close_ops(p.ops);
         r.verdict = p.verdict == KernelVerdict::kDeny ? BH_VERDICT_DENY : BH_VERDICT_AUDIT;
+        if (!p.taint.empty())
+            r.flags |= BH_RULE_TAINT;
         switch (p.scope) {
         case KernelScope::kHost:
             r.scope = BH_SCOPE_HOST;

@@ -66,6 +66,10 @@ struct FilePlan {
 struct PlanInputs {
     std::vector<std::string> homes;                     // expansions of `~`
     std::map<std::string, uint32_t> agent_kinds;        // agent name → kind id
+    // Net guard: host names the daemon resolved, and the CIDRs a tainted
+    // session may still reach besides loopback.
+    std::map<std::string, std::vector<std::string>> resolved;
+    std::vector<std::string> taint_allow;
 };
 
 // Ops a protection must also cover so it cannot be sidestepped: reading a

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -14,10 +15,12 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <unistd.h>
 
 #include "bpf_abi.h"
 #include "error.h"
 #include "file_guard.skel.h"
+#include "net_guard.skel.h"
 #include "observer.skel.h"
 #include "self_guard.skel.h"
 #include "sessions.skel.h"
@@ -159,7 +162,23 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
     l->objects_.push_back(open_skeleton<observer_bpf>("observer", observer_bpf__open_opts,
                                                       observer_bpf__load, observer_bpf__destroy,
                                                       opts.pin_root));
+    l->objects_.push_back(open_skeleton<net_guard_bpf>("net_guard", net_guard_bpf__open_opts,
+                                                       net_guard_bpf__load, net_guard_bpf__destroy,
+                                                       opts.pin_root));
     const std::string tracefs = ensure_tracefs();
+    int cgroup_fd = -1;
+    if (!opts.cgroup_root.empty()) {
+        cgroup_fd = ::open(opts.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cgroup_fd < 0)
+            throw FatalError(errno_message("loader: cannot open the cgroup v2 root " + opts.cgroup_root, errno));
+    }
+    struct CgroupFd {
+        int fd;
+        ~CgroupFd() {
+            if (fd >= 0)
+                ::close(fd);
+        }
+    } cgroup_guard{cgroup_fd};
 
     // Configure: a program whose link is pinned already enforces; adopt it
     // instead of loading a second copy.
@@ -174,6 +193,14 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
                 !fs::exists(tracefs + "/events/" + sec.substr(11), ec)) {
                 spdlog::warn("{}: {} is not in this kernel; {} is not observed", o->name, sec,
                              bpf_program__name(p));
+                o->unavailable.insert(bpf_program__name(p));
+                bpf_program__set_autoload(p, false);
+                continue;
+            }
+            // Without BPF LSM (level 2) or a cgroup v2 root, those hooks
+            // stay unloaded; the level the daemon reports says so.
+            if ((sec.rfind("lsm/", 0) == 0 && !opts.lsm) ||
+                (sec.rfind("cgroup/", 0) == 0 && cgroup_fd < 0)) {
                 o->unavailable.insert(bpf_program__name(p));
                 bpf_program__set_autoload(p, false);
                 continue;
@@ -211,6 +238,11 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
         .name_patterns = map_fd(l->objects_[0]->obj, "name_patterns"),
         .ancestor_devs = map_fd(l->objects_[0]->obj, "ancestor_devs"),
         .protected_tgids = map_fd(l->objects_[0]->obj, "protected_tgids"),
+        .session_by_tgid = map_fd(l->objects_[0]->obj, "session_by_tgid"),
+        .session_state = map_fd(l->objects_[0]->obj, "session_state"),
+        .net_policy = map_fd(l->objects_[0]->obj, "net_policy"),
+        .net_addrs = map_fd(l->objects_[0]->obj, "net_addrs"),
+        .net_ports = map_fd(l->objects_[0]->obj, "net_ports"),
     };
     __u32 zero = 0;
     bh_config cfg{};
@@ -237,9 +269,14 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
             l->programs_.push_back(id);
             if (!bpf_program__autoload(p))
                 continue;
-            bpf_link* link = bpf_program__attach(p);
+            std::string sec = bpf_program__section_name(p);
+            bool cgroup = sec.rfind("cgroup/", 0) == 0;
+            bpf_link* link = cgroup ? bpf_program__attach_cgroup(p, cgroup_fd) : bpf_program__attach(p);
+            if (!link && cgroup) {
+                throw FatalError(errno_message(o->name + ": failed to attach " + sec + " to " +
+                                                   opts.cgroup_root, errno));
+            }
             if (!link) {
-                std::string sec = bpf_program__section_name(p);
                 throw FatalError(errno_message(o->name + ": failed to attach " + sec, errno) +
                                  (sec.rfind("lsm/", 0) == 0
                                       ? " (is 'bpf' in /sys/kernel/security/lsm?)"

@@ -26,6 +26,11 @@ struct MapFds {
     int name_patterns = -1;
     int ancestor_devs = -1;
     int protected_tgids = -1;
+    int session_by_tgid = -1;
+    int session_state = -1;
+    int net_policy = -1;
+    int net_addrs = -1;
+    int net_ports = -1;
 };
 
 struct LoadOptions {
@@ -33,6 +38,12 @@ struct LoadOptions {
     // Attach freshly loaded programs even when pinned links exist, then
     // replace the pins (new programs run before the old ones detach).
     bool replace = false;
+    // Load the BPF LSM programs (file guard, self guard, task_alloc). Off on
+    // hosts without `bpf` in the active LSM list: the tracepoint observer,
+    // session tracking and the net guard still load.
+    bool lsm = true;
+    // The cgroup v2 root the net guard attaches to ("" = no net guard).
+    std::string cgroup_root;
 };
 
 class Loader {

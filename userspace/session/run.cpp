@@ -118,7 +118,8 @@ void end_session(const RunOptions& opts, const std::string& session, int code) {
 // bpf-lsm: the daemon registers the session; its BPF guards enforce.
 int run_with_daemon(const RunOptions& opts) {
     auto client = control::Client::connect(opts.socket);
-    auto reply = client.request({{"op", "start_session"}, {"agent", opts.agent}, {"workspace", opts.workspace}});
+    auto reply = client.request(
+        {{"op", "start_session"}, {"agent", opts.agent}, {"workspace", opts.workspace}, {"level", "bpf-lsm"}});
     if (!reply.value("ok", false))
         throw FatalError(reply.value("error", "run: the daemon refused the session"));
     ChildSetup s{reply.value("cgroup", ""), reply.value("session", ""), "bpf-lsm", nullptr};
@@ -158,7 +159,10 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
         try {
             auto client = control::Client::connect(opts.socket);
             auto reply =
-                client.request({{"op", "start_session"}, {"agent", opts.agent}, {"workspace", opts.workspace}});
+                client.request({{"op", "start_session"},
+                                {"agent", opts.agent},
+                                {"workspace", opts.workspace},
+                                {"level", lv.level}});
             if (reply.value("ok", false)) {
                 s.cgroup = reply.value("cgroup", "");
                 s.session = reply.value("session", "");
@@ -174,9 +178,11 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
               << "bulkhead: enforced by " << sb->summary() << "\n";
     if (s.session.empty())
         std::cerr << "bulkhead: " << daemon_note
-                  << ": no events are recorded for this session (enforcement is in the kernel and needs no daemon)\n";
+                  << ": no events are recorded and egress rules are not enforced for this session "
+                     "(file and syscall enforcement is in the kernel and needs no daemon)\n";
     else
-        std::cerr << "bulkhead: session " << s.session << " (the daemon records its events)\n";
+        std::cerr << "bulkhead: session " << s.session
+                  << " (the daemon records its events and its net guard enforces egress)\n";
     const auto& plan = sb->landlock();
     if (!plan.frozen.empty())
         std::cerr << "bulkhead: nothing new can be created directly in: " << sandbox::frozen_text(plan.frozen)

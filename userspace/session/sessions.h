@@ -25,6 +25,8 @@ struct Session {
     uint32_t leader_pid = 0;
     std::string state = "active";  // active, ended
     std::string origin;        // "run" or "discovered"
+    std::string level;         // enforcement level of the session ("" = the daemon's)
+    std::string taint;         // what tainted it ("" = not tainted)
     uint64_t denied = 0;
     uint64_t audited = 0;
     int64_t risk = 0;          // sum of the `risk` of the rules that fired
