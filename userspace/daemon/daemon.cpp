@@ -431,6 +431,24 @@ void Daemon::handle_event(const void* data, size_t size) {
     evaluate(publish(std::move(*e)));
 }
 
+// A /proc file's bytes, at most `limit`; "" when the process is gone.
+// Plain read(2): libstdc++ streams throw from underflow when a process
+// exits mid-read (ESRCH), which once ended the daemon.
+std::string read_proc(const std::string& path, size_t limit) {
+    std::string out;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return out;
+    char buf[4096];
+    ssize_t n;
+    while (out.size() < limit && (n = ::read(fd, buf, sizeof(buf))) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    if (out.size() > limit)
+        out.resize(limit);
+    return out;
+}
+
 // Best effort: the process may be gone by the time its event is read.
 void enrich_from_proc(events::Event& e) {
     const std::string dir = "/proc/" + std::to_string(e.tgid);
@@ -442,10 +460,7 @@ void enrich_from_proc(events::Event& e) {
     if (e.cwd.empty())
         e.cwd = fs::read_symlink(dir + "/cwd", ec).string();
     if (e.cmdline.empty()) {
-        std::ifstream in(dir + "/cmdline", std::ios::binary);
-        std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (raw.size() > 4096)
-            raw.resize(4096);  // Falco's bound on proc.args
+        std::string raw = read_proc(dir + "/cmdline", 4096);  // Falco's bound on proc.args
         // Falco's proc.cmdline: the process name, then argv[1..].
         size_t first = raw.find('\0');
         std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
@@ -457,8 +472,9 @@ void enrich_from_proc(events::Event& e) {
         e.cmdline = events::escape_path(args.empty() ? e.comm : e.comm + " " + args);
     }
     if (e.pname.empty() && e.ppid) {
-        std::ifstream in("/proc/" + std::to_string(e.ppid) + "/comm");
-        std::getline(in, e.pname);
+        e.pname = read_proc("/proc/" + std::to_string(e.ppid) + "/comm", 64);
+        if (!e.pname.empty() && e.pname.back() == '\n')
+            e.pname.pop_back();
     }
 }
 
