@@ -294,3 +294,89 @@ TEST(KernelCompilerTest, ClassifiesGlobs) {
 
 }  // namespace
 }  // namespace bulkhead::rules
+
+namespace bulkhead::rules {
+namespace {
+
+NetProtection egress(const std::string& condition, const std::string& action = "block") {
+    auto loaded = load_rule_sources({{"k.yaml", rule_yaml(condition, action)}});
+    EXPECT_TRUE(loaded.ok()) << condition << ": " << loaded.error().to_string();
+    auto compiled = compile_kernel_policy(*loaded);
+    EXPECT_TRUE(compiled.ok()) << condition << ": " << compiled.error().to_string();
+    EXPECT_EQ(compiled->policy.net.size(), 1u) << condition;
+    EXPECT_TRUE(compiled->policy.files.empty()) << condition;
+    return compiled->policy.net.empty() ? NetProtection{} : compiled->policy.net[0];
+}
+
+TEST(KernelCompilerTest, CompilesEgressRules) {
+    auto deny = egress("evt.type in (connect, sendto) and agent_session and fd.sip in (169.254.169.254, \"fd00::/8\")");
+    EXPECT_EQ(deny.ops, kNetConnect | kNetSend);
+    EXPECT_EQ(deny.addr_term, NetTerm::kIn);
+    EXPECT_EQ(deny.cidrs, (std::vector<std::string>{"169.254.169.254", "fd00::/8"}));
+    EXPECT_EQ(deny.port_term, NetTerm::kAny);
+    EXPECT_EQ(deny.verdict, KernelVerdict::kDeny);
+    EXPECT_EQ(deny.risk, 7);
+
+    // An allow list: everything but these addresses, names and ports.
+    auto allow = egress("evt.type = connect and agent.name = claude and not (fd.snet in (\"10.0.0.0/8\") or "
+                        "fd.sip.name in (github.com)) and not fd.sport in (443, 22) and fd.l4proto = tcp");
+    EXPECT_EQ(allow.scope, KernelScope::kAgent);
+    EXPECT_EQ(allow.agent, "claude");
+    EXPECT_EQ(allow.addr_term, NetTerm::kNotIn);
+    EXPECT_EQ(allow.cidrs, (std::vector<std::string>{"10.0.0.0/8"}));
+    EXPECT_EQ(allow.hosts, (std::vector<std::string>{"github.com"}));
+    EXPECT_EQ(allow.port_term, NetTerm::kNotIn);
+    EXPECT_EQ(allow.ports, (std::vector<uint16_t>{443, 22}));
+    EXPECT_EQ(allow.protos, kProtoTcp);
+
+    auto tainted = egress("evt.type = connect and agent_session and agent.tainted = true and fd.rport != 53", "audit");
+    EXPECT_TRUE(tainted.tainted_only);
+    EXPECT_EQ(tainted.port_term, NetTerm::kNotIn);
+    EXPECT_EQ(tainted.ports, (std::vector<uint16_t>{53}));
+    EXPECT_EQ(tainted.verdict, KernelVerdict::kAudit);
+}
+
+TEST(KernelCompilerTest, RejectsEgressTheNetGuardCannotCheck) {
+    const RejectCase cases[] = {
+        {"evt.type = connect and agent_session and proc.name = curl",
+         "'proc.name = curl' is not a kernel check (the net guard checks only evt.type, fd.sip, fd.rip, fd.ip, "
+         "fd.net, fd.snet, fd.sip.name, fd.sport, fd.rport, fd.l4proto, fd.typechar, agent.session, agent.name "
+         "and agent.tainted)"},
+        {"evt.type = connect and fd.sip = 10.0.0.1",
+         "'evt.type = connect and fd.sip = 10.0.0.1' is not scoped to agent sessions; the net guard judges "
+         "session traffic only (add 'agent.session exists' or 'agent.name = X')"},
+        {"evt.type in (connect, openat) and agent_session", "'evt.type in (connect, openat)' names evt.type 'openat', "
+                                                             "which the net guard does not see"},
+        {"evt.type = connect and agent_session and fd.sip = 10.0.0.1 and fd.rip = 10.0.0.2",
+         "'fd.sip = 10.0.0.1' and 'fd.rip = 10.0.0.2' both constrain the address; the net guard holds one set of "
+         "each per rule"},
+        {"evt.type = connect and agent_session and fd.sport = 70000",
+         "'fd.sport = 70000' names the port '70000', which is not a number from 0 to 65535"},
+    };
+    for (const auto& c : cases) {
+        // Loading runs the kernel compiler: a block rule it cannot enforce
+        // fails the load.
+        auto loaded = load_rule_sources({{"k.yaml", rule_yaml(c.condition, "block")}});
+        ASSERT_FALSE(loaded.ok()) << c.condition;
+        EXPECT_EQ(loaded.error().message,
+                  std::string("rules: rule 'R' (action block) cannot be enforced in the kernel: ") + c.reason)
+            << c.condition;
+    }
+    // A host name where an address belongs fails type checking first.
+    auto host = load_rule_sources({{"k.yaml", rule_yaml("evt.type = connect and agent_session and fd.sip = example.com",
+                                                        "block")}});
+    ASSERT_FALSE(host.ok());
+    EXPECT_EQ(host.error().message, "rules: rule 'R': 'fd.sip = example.com': 'example.com' is not an IP address or "
+                                    "CIDR network");
+    // Audit rules the net guard cannot check stay userspace rules.
+    auto loaded = load_rule_sources({{"k.yaml", rule_yaml("evt.type = connect and agent_session and proc.name = curl",
+                                                          "audit")}});
+    ASSERT_TRUE(loaded.ok());
+    auto compiled = compile_kernel_policy(*loaded);
+    ASSERT_TRUE(compiled.ok());
+    EXPECT_TRUE(compiled->policy.net.empty());
+    EXPECT_EQ(compiled->report[0].placement, Placement::kUserspace);
+}
+
+}  // namespace
+}  // namespace bulkhead::rules
