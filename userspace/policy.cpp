@@ -3,6 +3,18 @@
 
 namespace bulkhead {
 
+namespace {
+
+// One error naming the guard and every part of the policy it cannot hold.
+rules::Error cannot_hold(const std::string& guard, const std::vector<std::string>& errors) {
+    std::string all;
+    for (const auto& e : errors)
+        all += (all.empty() ? "" : "\n") + e;
+    return rules::Error{{}, guard + ": the kernel cannot hold this policy:\n" + all};
+}
+
+}  // namespace
+
 rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
                                         const guards::PlanInputs& inputs) {
     auto rs = rules::load_rule_files(files);
@@ -15,19 +27,11 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
     for (const auto& r : p.rules.rules)
         p.tags[r.name] = r.tags;
     p.plan = guards::plan_file_policy(p.compiled.policy, inputs);
-    if (!p.plan.errors.empty()) {
-        std::string all;
-        for (const auto& e : p.plan.errors)
-            all += (all.empty() ? "" : "\n") + e;
-        return rules::Error{{}, "file-guard: the kernel cannot hold this policy:\n" + all};
-    }
+    if (!p.plan.errors.empty())
+        return cannot_hold("file-guard", p.plan.errors);
     p.net_plan = guards::plan_net_policy(p.compiled.policy, inputs);
-    if (!p.net_plan.errors.empty()) {
-        std::string all;
-        for (const auto& e : p.net_plan.errors)
-            all += (all.empty() ? "" : "\n") + e;
-        return rules::Error{{}, "net-guard: the kernel cannot hold this policy:\n" + all};
-    }
+    if (!p.net_plan.errors.empty())
+        return cannot_hold("net-guard", p.net_plan.errors);
     auto shared = std::make_shared<const rules::RuleSet>(p.rules);
     auto evaluator = rules::Evaluator::build(shared, rules::Evaluator::userspace_rules(*shared, p.compiled));
     if (!evaluator)
