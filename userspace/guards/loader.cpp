@@ -15,10 +15,10 @@
 #include <filesystem>
 #include <functional>
 #include <set>
-#include <unistd.h>
 
 #include "bpf_abi.h"
 #include "error.h"
+#include "fd.h"
 #include "file_guard.skel.h"
 #include "net_guard.skel.h"
 #include "observer.skel.h"
@@ -166,19 +166,13 @@ std::unique_ptr<Loader> Loader::load_impl(const LoadOptions& opts) {
                                                        net_guard_bpf__load, net_guard_bpf__destroy,
                                                        opts.pin_root));
     const std::string tracefs = ensure_tracefs();
-    int cgroup_fd = -1;
+    Fd cgroup;
     if (!opts.cgroup_root.empty()) {
-        cgroup_fd = ::open(opts.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cgroup_fd < 0)
+        cgroup = Fd(::open(opts.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!cgroup.valid())
             throw FatalError(errno_message("loader: cannot open the cgroup v2 root " + opts.cgroup_root, errno));
     }
-    struct CgroupFd {
-        int fd;
-        ~CgroupFd() {
-            if (fd >= 0)
-                ::close(fd);
-        }
-    } cgroup_guard{cgroup_fd};
+    const int cgroup_fd = cgroup.get();
 
     // Configure: a program whose link is pinned already enforces; adopt it
     // instead of loading a second copy.

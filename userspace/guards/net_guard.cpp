@@ -9,6 +9,7 @@
 #include <set>
 
 #include "error.h"
+#include "guards/map_keys.h"
 #include "rules/values.h"
 
 namespace bulkhead::guards {
@@ -165,31 +166,16 @@ std::string apply_net_plan(const NetPlan& plan, const MapFds& maps) {
     if (bpf_map_update_elem(maps.net_policy, &zero, &plan.policy, BPF_ANY) != 0)
         return errno_message("net-guard: cannot write net_policy", errno);
     // Stale entries last.
-    bh_net_addr_key k{}, next{};
-    std::vector<bh_net_addr_key> stale;
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(maps.net_addrs, prev, &next) == 0) {
+    for (const auto& key : map_keys<bh_net_addr_key>(maps.net_addrs)) {
         NetKey nk;
-        nk.prefix = next.prefixlen;
-        std::memcpy(nk.addr.data(), next.addr, 16);
+        nk.prefix = key.prefixlen;
+        std::memcpy(nk.addr.data(), key.addr, 16);
         if (!plan.addrs.count(nk))
-            stale.push_back(next);
-        k = next;
-        prev = &k;
+            bpf_map_delete_elem(maps.net_addrs, &key);
     }
-    for (auto& s : stale)
-        bpf_map_delete_elem(maps.net_addrs, &s);
-    std::vector<__u16> stale_ports;
-    __u16 pk = 0, pn = 0;
-    void* pprev = nullptr;
-    while (bpf_map_get_next_key(maps.net_ports, pprev, &pn) == 0) {
-        if (!plan.ports.count(pn))
-            stale_ports.push_back(pn);
-        pk = pn;
-        pprev = &pk;
-    }
-    for (auto p : stale_ports)
-        bpf_map_delete_elem(maps.net_ports, &p);
+    for (__u16 port : map_keys<__u16>(maps.net_ports))
+        if (!plan.ports.count(port))
+            bpf_map_delete_elem(maps.net_ports, &port);
     return "";
 }
 
