@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "session/sessions.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <ctime>
 #include <fstream>
 #include <regex>
@@ -62,9 +65,23 @@ std::optional<std::string> cgroup_of(uint32_t pid) {
     return std::nullopt;
 }
 
+std::string read_proc(const std::string& path, size_t limit) {
+    std::string out;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return out;
+    char buf[4096];
+    ssize_t n;
+    while (out.size() < limit && (n = ::read(fd, buf, sizeof(buf))) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    if (out.size() > limit)
+        out.resize(limit);
+    return out;
+}
+
 std::string container_id_of(uint32_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
-    std::string all((std::istreambuf_iterator<char>(in)), {});
+    std::string all = read_proc("/proc/" + std::to_string(pid) + "/cgroup", 64 * 1024);
     static const std::regex id_re("(?:docker-|cri-containerd-|crio-|libpod-|/docker/|/kubepods[^\n]*/)"
                                   "([0-9a-f]{64})");
     std::smatch m;

@@ -41,6 +41,11 @@ std::string cgroup2_root();
 // The cgroup v2 path of a process, relative to the cgroup2 root ("/a/b").
 std::optional<std::string> cgroup_of(uint32_t pid);
 
+// A /proc file's bytes, at most `limit`; "" when the process is gone.
+// Plain read(2): libstdc++'s istreambuf_iterator throws when a process exits
+// mid-read (ESRCH), which once ended the daemon.
+std::string read_proc(const std::string& path, size_t limit);
+
 // The container id (64 hex) from a process's cgroup path, or "".
 std::string container_id_of(uint32_t pid);
 
