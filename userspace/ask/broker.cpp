@@ -208,6 +208,37 @@ rules::Result<void> AskBroker::watch(const std::string& path, const std::string&
     return {};
 }
 
+std::vector<std::string> AskBroker::replace_watches(const std::vector<Target>& targets) {
+    std::vector<std::string> errors;
+    std::map<ObjectKey, Watched> next;
+    for (const auto& t : targets) {
+        struct stat st {};
+        if (::stat(t.path.c_str(), &st) != 0) {
+            errors.push_back(strerr("ask: cannot watch '" + t.path + "'", errno));
+            continue;
+        }
+        ObjectKey key{st.st_dev, st.st_ino};
+        if (auto n = next.find(key); n != next.end()) {
+            if (n->second.rule != t.rule)
+                errors.push_back("ask: '" + t.path + "' is asked for by rules '" + n->second.rule + "' and '" +
+                                 t.rule + "'; one object can have one ask rule");
+            continue;
+        }
+        if (auto old = watched_.find(key); old != watched_.end()) {
+            next[key] = Watched{t.path, t.rule, t.label};  // already marked
+            continue;
+        }
+        // watch() marks and checks the object; park the entry in `next`.
+        if (auto r = watch(t.path, t.rule, t.label); !r) {
+            errors.push_back(r.error().message);
+            continue;
+        }
+        next[key] = watched_[key];
+    }
+    watched_ = std::move(next);
+    return errors;
+}
+
 rules::Result<void> AskBroker::unwatch(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
@@ -305,6 +336,8 @@ void AskBroker::handle_event(pid_t pid, uint64_t mask, Fd event_fd) {
     ask.pid = pid;
     ask.exe = read_link("/proc/" + std::to_string(pid) + "/exe");
     ask.comm = read_comm(pid);
+    ask.dev = st.st_dev;
+    ask.ino = st.st_ino;
     ask.path = read_link("/proc/self/fd/" + std::to_string(event_fd.get()));
     if (ask.path.empty()) ask.path = watched->second.path;
     ask.rule = watched->second.rule;
@@ -388,7 +421,7 @@ void AskBroker::finish(Held held, const Outcome& outcome) {
         ++stats_.denied;
         if (outcome.via == Via::kTimeout) ++stats_.timed_out;
     }
-    spdlog::info("ask: {} {} of '{}' by pid {}: {}", held.ask.id, past_tense(outcome.decision),
+    spdlog::info("ask: {} {} {} of '{}' by pid {}: {}", held.ask.id, past_tense(outcome.decision),
                  to_string(held.ask.op), held.ask.path, held.ask.pid, outcome.reason);
     if (callbacks_.on_decided) callbacks_.on_decided(held.ask, outcome);
 }

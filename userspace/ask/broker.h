@@ -73,6 +73,8 @@ struct PendingAsk {
     std::string exe;   // /proc/PID/exe; for an exec, the program doing the exec
     std::string comm;  // /proc/PID/comm
     std::string path;  // the object as the held process reached it
+    dev_t dev = 0;     // the object (st_dev, st_ino)
+    ino_t ino = 0;
     std::string rule;
     std::string label;  // the caller's label for the watched object
     Op op = Op::kOpen;
@@ -152,6 +154,15 @@ public:
     // label; for another rule it is an error naming both.
     rules::Result<void> watch(const std::string& path, const std::string& rule,
                               const std::string& label);
+    // Makes `targets` the watched set for a policy reload: marks what is
+    // new first, then forgets what the policy no longer names, so an object
+    // both policies ask for is held throughout. A forgotten object's mark
+    // stays until clear_watches(); its opens pass at once. Returns one
+    // message per target that could not be watched (the others are).
+    struct Target {
+        std::string path, rule, label;
+    };
+    std::vector<std::string> replace_watches(const std::vector<Target>& targets);
     // Stops holding the object `path` resolves to now.
     rules::Result<void> unwatch(const std::string& path);
     // Stops holding every object (policy reload: clear, then watch again).
