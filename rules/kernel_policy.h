@@ -103,7 +103,7 @@ struct NetProtection {
 
 struct KernelPolicy {
     std::vector<FileProtection> files;
-    std::vector<NetProtection> net;
+    std::vector<NetProtection> net = {};
 };
 
 }  // namespace bulkhead::rules

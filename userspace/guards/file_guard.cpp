@@ -131,6 +131,7 @@ int add_claim(bh_guard_rule (&slots)[N], const bh_guard_rule& r) {
 struct Planner {
     const PlanInputs& in;
     FilePlan plan;
+    std::map<std::pair<dev_t, ino_t>, std::string> ask_owner;  // file → its ask rule
 
     void error(const FileProtection& p, const std::string& msg) {
         plan.errors.push_back(p.file + ":" + std::to_string(p.line) + ": rule '" + p.rule +
@@ -331,10 +332,66 @@ struct Planner {
         }
     }
 
+    // fanotify marks inodes, so an ask rule names existing files: a path, or
+    // a `*` in the last component matched against what the directory holds
+    // now. The fingerprint makes the next rescan mark files that appear.
+    void add_ask(const FileProtection& p) {
+        if (p.scope == KernelScope::kAgent)
+            return error(p, "'ask' applies to every agent session; drop the agent.name condition or use 'block'");
+        for (const auto& t : p.targets) {
+            if (t.kind == TargetKind::kSubtree || t.target.rfind("**/", 0) == 0)
+                return error(p, "'ask' holds existing files by inode; '" + t.target +
+                                    "' names a directory tree or names anywhere, which it cannot hold (use 'block')");
+            for (const auto& path : expand_home(t.target, in.homes)) {
+                if (path.empty() || path[0] != '/')
+                    return error(p, "target '" + t.target + "' is not an absolute path");
+                if (path.size() >= BH_PATH_MAX)
+                    return error(p, "target '" + t.target + "' is longer than PATH_MAX");
+                fs::path fp_path(path);
+                std::string dir = fp_path.parent_path().string(), leaf = fp_path.filename().string();
+                if (has_star(dir))
+                    return error(p, "pattern '" + t.target + "': '*' is only supported in the last component");
+                std::vector<std::string> files;
+                if (!has_star(leaf)) {
+                    files.push_back(path);
+                } else {
+                    size_t star = leaf.find('*');
+                    std::string prefix = leaf.substr(0, star), suffix = leaf.substr(star + 1);
+                    if (has_star(suffix))
+                        return error(p, "more than one '*' in the name '" + leaf + "'");
+                    std::error_code ec;
+                    for (const auto& e : fs::directory_iterator(dir, ec)) {
+                        std::string name = e.path().filename().string();
+                        if (name.size() >= prefix.size() + suffix.size() && !name.compare(0, prefix.size(), prefix) &&
+                            !name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+                            files.push_back(e.path().string());
+                    }
+                }
+                bool any = false;
+                for (const auto& f : files) {
+                    struct stat st{};
+                    bool regular = ::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+                    plan.fingerprint += f + "=" + (regular ? std::to_string(st.st_dev) + ":" +
+                                                                 std::to_string(st.st_ino) : "?") + ";";
+                    if (!regular)
+                        continue;
+                    any = true;
+                    auto [owner, fresh] = ask_owner.emplace(std::make_pair(st.st_dev, st.st_ino), p.rule);
+                    if (!fresh && owner->second != p.rule)
+                        return error(p, "'" + f + "' is already asked for by rule '" + owner->second +
+                                            "'; one file can have one ask rule");
+                    if (fresh)
+                        plan.asks.push_back(AskTarget{f, p.rule, t.target});
+                }
+                if (!any)
+                    plan.pending.push_back(path);
+            }
+        }
+    }
+
     void add(const FileProtection& p) {
         if (p.verdict == KernelVerdict::kAsk)
-            return error(p, "action 'ask' needs the ask broker, which this build does not have; "
-                            "use 'block' or 'audit'");
+            return add_ask(p);
         bh_guard_rule r{};
         plan.rules.push_back(RuleInfo{p.rule, p.priority, p.file, p.line, p.risk,
                                       p.verdict == KernelVerdict::kDeny ? "deny" : "audit"});
@@ -386,7 +443,7 @@ void delete_stale(int fd, const Map& want) {
 }  // namespace
 
 FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& in) {
-    Planner p{in, {}};
+    Planner p{in, {}, {}};
     for (const auto& fpr : policy.files)
         p.add(fpr);
     std::sort(p.plan.pending.begin(), p.plan.pending.end());

@@ -46,6 +46,14 @@ struct DirNameKeyLess {
     }
 };
 
+// An existing file an `ask` rule holds: the daemon's ask broker puts a
+// fanotify permission mark on it (userspace/ask/broker.h).
+struct AskTarget {
+    std::string path;
+    std::string rule;
+    std::string label;  // the rule's target as written ("~/.aws/credentials")
+};
+
 struct FilePlan {
     std::map<bh_inode_key, bh_inode_policy, InodeKeyLess> inodes;
     std::map<bh_inode_key, bh_dir_patterns, InodeKeyLess> dirs;
@@ -53,6 +61,9 @@ struct FilePlan {
     std::map<bh_name_key, bh_name_patterns, NameKeyLess> names;
     std::map<__u64, __u32> ancestor_devs;  // devices where ancestry decides protection
     std::vector<RuleInfo> rules;       // rule_id - 1 indexes this
+    // `ask` rules: held by fanotify, not in the BPF maps. A mark holds every
+    // open and exec of the file, whatever the rule's operations.
+    std::vector<AskTarget> asks;
     std::vector<std::string> pending;  // targets whose path does not exist yet
     std::vector<std::string> errors;   // policy the kernel cannot hold; load fails
     std::vector<std::string> warnings;

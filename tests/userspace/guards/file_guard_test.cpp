@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -128,7 +129,8 @@ TEST_F(FilePlanTest, RejectsWhatTheKernelCannotHold) {
         {{TargetKind::kPattern, "/etc/*/x"}, KernelVerdict::kDeny, "only supported in the last component"},
         {{TargetKind::kPath, "relative/path"}, KernelVerdict::kDeny, "not an absolute path"},
         {{TargetKind::kPath, "/" + std::string(5000, 'a')}, KernelVerdict::kDeny, "longer than PATH_MAX"},
-        {{TargetKind::kPath, "/etc/shadow"}, KernelVerdict::kAsk, "needs the ask broker"},
+        {{TargetKind::kPath, "/" + std::string(5000, 'a')}, KernelVerdict::kAsk, "longer than PATH_MAX"},
+        {{TargetKind::kPath, "relative/path"}, KernelVerdict::kAsk, "not an absolute path"},
     };
     for (const auto& c : cases) {
         auto r = rule({c.target});
@@ -171,6 +173,63 @@ TEST(CloseOps, ReadAndWriteCannotBeSidestepped) {
 TEST(KernelDev, ConvertsGlibcEncoding) {
     EXPECT_EQ(kernel_dev(makedev(8, 1)), (8ull << 20) | 1);
     EXPECT_EQ(kernel_dev(makedev(259, 70000)), (259ull << 20) | 70000);
+}
+
+// `ask` rules become fanotify targets (existing regular files), never BPF
+// map entries; what fanotify cannot hold is an error naming the rule.
+TEST_F(FilePlanTest, AskRulesBecomeFilesForTheBroker) {
+    std::ofstream(root_ / "home/alice/.ssh/id_rsa") << "secret";
+    fs::create_directories(root_ / "home/alice/.ssh/id_dir");  // a directory: not held
+    auto ask = rule({{TargetKind::kPath, "~/.aws/credentials"}, {TargetKind::kPattern, "~/.ssh/id_*"}});
+    ask.verdict = KernelVerdict::kAsk;
+    FilePlan plan = plan_file_policy(KernelPolicy{{ask}}, inputs_);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+    EXPECT_TRUE(plan.inodes.empty() && plan.dir_names.empty() && plan.rules.empty());
+    std::vector<std::string> held;
+    for (const auto& a : plan.asks) {
+        EXPECT_EQ(a.rule, "R");
+        held.push_back(fs::path(a.path).filename().string() + " " + a.label);
+    }
+    std::sort(held.begin(), held.end());
+    EXPECT_EQ(held, (std::vector<std::string>{"id_ed25519 ~/.ssh/id_*", "id_rsa ~/.ssh/id_*"}));
+    ASSERT_EQ(plan.pending.size(), 1u);  // credentials does not exist yet
+    EXPECT_EQ(plan.pending[0], (root_ / "home/alice/.aws/credentials").string());
+
+    // The file appearing changes the fingerprint, so the rescan marks it.
+    std::string before = plan.fingerprint;
+    std::ofstream(root_ / "home/alice/.aws/credentials") << "k";
+    EXPECT_NE(plan_file_policy(KernelPolicy{{ask}}, inputs_).fingerprint, before);
+}
+
+TEST_F(FilePlanTest, AskRulesFanotifyCannotHoldAreErrors) {
+    struct Case {
+        rules::FileTarget target;
+        KernelScope scope;
+        const char* error;
+    } cases[] = {
+        {{TargetKind::kSubtree, "~/.ssh"}, KernelScope::kSessions, "names a directory tree or names anywhere"},
+        {{TargetKind::kPattern, "**/.mcp.json"}, KernelScope::kSessions, "names a directory tree or names anywhere"},
+        {{TargetKind::kPattern, "~/*/x"}, KernelScope::kSessions, "only supported in the last component"},
+        {{TargetKind::kPath, "~/.ssh/id_ed25519"}, KernelScope::kAgent, "applies to every agent session"},
+    };
+    for (const auto& c : cases) {
+        auto ask = rule({c.target});
+        ask.verdict = KernelVerdict::kAsk;
+        ask.scope = c.scope;
+        ask.agent = "claude";
+        FilePlan plan = plan_file_policy(KernelPolicy{{ask}}, inputs_);
+        ASSERT_EQ(plan.errors.size(), 1u) << c.target.target;
+        EXPECT_NE(plan.errors[0].find("t.yaml:7: rule 'R': "), std::string::npos) << plan.errors[0];
+        EXPECT_NE(plan.errors[0].find(c.error), std::string::npos) << plan.errors[0];
+    }
+    // One file, two ask rules: which one would the human be answering?
+    auto a = rule({{TargetKind::kPath, "~/.ssh/id_ed25519"}});
+    a.verdict = KernelVerdict::kAsk;
+    auto b = a;
+    b.rule = "Other";
+    FilePlan plan = plan_file_policy(KernelPolicy{{a, b}}, inputs_);
+    ASSERT_EQ(plan.errors.size(), 1u);
+    EXPECT_NE(plan.errors[0].find("already asked for by rule 'R'"), std::string::npos) << plan.errors[0];
 }
 
 }  // namespace
