@@ -27,7 +27,7 @@ std::string short_time(const std::string& rfc3339) {
 std::string text_of(const json& e) {
     const auto& f = e.value("output_fields", json::object());
     std::string verdict = f.value("agent.verdict", "");
-    std::string tag = verdict == "deny" ? "DENY " : verdict == "audit" ? "AUDIT" : "INFO ";
+    std::string tag = verdict == "deny" ? "DENY " : verdict == "audit" ? "AUDIT" : verdict == "ask" ? "ASK  " : "INFO ";
     std::string line = short_time(e.value("time", "")) + " " + tag + " " + e.value("rule", "") +
                        " | " + f.value("agent.op", "") + " " + f.value("fd.name", "") +
                        " | session=" + f.value("agent.session", "") + " agent=" +
@@ -96,6 +96,27 @@ int sessions(const std::string& socket, bool as_json) {
                     s.value("agent", "").c_str(), s.value("origin", "").c_str(),
                     s.value("state", "").c_str(), s.value("denied", 0ull), s.value("audited", 0ull),
                     s.value("workspace", "").c_str());
+    const auto& pending = r.value("pending", json::array());
+    if (!pending.empty()) {
+        std::printf("\nWAITING FOR YOU (bulkhead approve ID | bulkhead deny ID, add --session for the rest of it):\n");
+        std::printf("%-6s %-22s %-8s %-5s %-6s  %s\n", "ID", "SESSION", "PID", "OP", "LEFT", "OBJECT (RULE)");
+        for (const auto& a : pending)
+            std::printf("%-6s %-22s %-8d %-5s %4llds  %s ('%s' by %s)\n", a.value("id", "").c_str(),
+                        a.value("session", "").c_str(), a.value("pid", 0), a.value("op", "").c_str(),
+                        static_cast<long long>(a.value("expires_in_s", 0ll)), a.value("path", "").c_str(),
+                        a.value("rule", "").c_str(), a.value("comm", "").c_str());
+    }
+    return 0;
+}
+
+int decide(const std::string& socket, const std::string& id, bool allow, bool for_session) {
+    auto r = control::Client::connect(socket).request(
+        {{"op", "decide"}, {"id", id}, {"decision", allow ? "allow" : "deny"}, {"scope", for_session ? "session" : "once"}});
+    if (!r.value("ok", false))
+        throw FatalError(r.value("error", "ask: refused"));
+    std::cout << (allow ? "approved " : "denied ") << id
+              << (for_session ? " and everything like it for the rest of session " + r.value("session", "") : "")
+              << "\n";
     return 0;
 }
 

@@ -15,6 +15,8 @@ int events(const std::string& socket, bool follow, bool json, const std::optiona
 int sessions(const std::string& socket, bool json);
 int unload(const std::string& pin_root);
 int reload(const std::string& socket);
+// `bulkhead approve|deny ID [--session]`: answers a held `ask` request.
+int decide(const std::string& socket, const std::string& id, bool allow, bool for_session);
 
 // `bulkhead audit verify`: 0 when the chain is intact, 1 at the first broken,
 // missing or reordered record (named by line and sequence), 2 on an error.

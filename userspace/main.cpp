@@ -113,6 +113,21 @@ int main(int argc, char** argv) {
     auto* sessions = app.add_subcommand("sessions", "List agent sessions and their denied/audited counts");
     sessions->add_flag("--json", as_json, "Machine-readable output");
 
+    std::string ask_id;
+    bool for_session = false;
+    auto* approve = app.add_subcommand(
+        "approve",
+        "Let a held operation of a rule with `action: ask` proceed. IDs are in `bulkhead sessions`\n"
+        "  and in the events. Root or the session's owner may answer, never a process inside a session.\n"
+        "  Example: bulkhead approve a3 --session");
+    auto* deny = app.add_subcommand("deny",
+                                    "Refuse a held `ask` operation: it fails with EPERM. Example: bulkhead deny a3");
+    for (auto* cmd : {approve, deny}) {
+        cmd->add_option("id", ask_id, "The request's id (a1, a2, ...)")->required();
+        cmd->add_flag("--session", for_session,
+                      "Answer the same for this rule and file for the rest of the session");
+    }
+
     std::string pin_root = guards::kDefaultPinRoot;
     auto* unload = app.add_subcommand(
         "unload",
@@ -208,6 +223,8 @@ int main(int argc, char** argv) {
             return commands::sessions(socket, as_json);
         if (*unload)
             return commands::unload(pin_root);
+        if (*approve || *deny)
+            return commands::decide(socket, ask_id, /* allow = */ approve->parsed(), for_session);
         if (*reload)
             return commands::reload(socket);
         if (*verify)

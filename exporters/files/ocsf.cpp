@@ -184,7 +184,7 @@ json to_ocsf(const events::Event& e, const OcsfOptions& o) {
     bool alert = !e.rule.empty() &&
                  (e.verdict == "deny" || e.verdict == "audit" || e.verdict == "ask" ||
                   e.verdict == "approved" || e.verdict == "rejected" || e.action == "ask");
-    int activity_class = e.kind == "file"                                   ? 1001
+    int activity_class = e.kind == "file" || e.kind == "ask"                ? 1001
                          : e.kind == "session" || e.kind == "exec" ||
                                    e.kind == "self-guard"                   ? 1007
                          : e.kind == "net" || e.kind == "network"           ? 4001

@@ -67,7 +67,8 @@ std::optional<Config> load(const std::string& path, std::string* error) {
         return std::nullopt;
     }
     static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
-                                             "agents", "exporters", "spool_root", "metrics", "taint_allow"};
+                                             "agents", "exporters", "spool_root", "metrics", "taint_allow",
+                                             "ask_timeout_seconds"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -88,6 +89,12 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                 c.rescan_seconds = v.as<int>();
                 if (c.rescan_seconds < 1 || c.rescan_seconds > 3600) {
                     *error = "config: " + where(path, v) + "rescan_seconds must be 1..3600";
+                    return std::nullopt;
+                }
+            } else if (key == "ask_timeout_seconds") {
+                c.ask_timeout_seconds = v.as<int>();
+                if (c.ask_timeout_seconds < 1 || c.ask_timeout_seconds > 3600) {
+                    *error = "config: " + where(path, v) + "ask_timeout_seconds must be 1..3600";
                     return std::nullopt;
                 }
             } else if (key == "exporters") {

@@ -29,6 +29,8 @@ struct Config {
     std::string metrics;                   // Prometheus endpoint: "HOST:PORT" or "unix:PATH"; "" = none
     // Where a tainted session may still connect besides loopback (CIDRs).
     std::vector<std::string> taint_allow;
+    // How long an `ask` holds an operation for a human before denying it.
+    int ask_timeout_seconds = 60;
 };
 
 // The shipped agent kinds and their executables (agent discovery).

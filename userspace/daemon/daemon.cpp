@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@
 #include <set>
 #include <sstream>
 
+#include "ask/broker.h"
 #include "bpf_abi.h"
 #include "control/protocol.h"
 #include "engine/event_fields.h"
@@ -152,6 +154,18 @@ private:
     json start_session(const Client& c, const json& req);
     json end_session(const json& req);
 
+    // ask (userspace/ask/): fanotify holds the opens and execs of the files
+    // `ask` rules name until a human answers over the control socket.
+    void start_asks();
+    void watch_asks(const guards::FilePlan& plan);
+    void arm_ask_timer();
+    std::optional<ask::SessionInfo> session_of_pid(pid_t pid);
+    events::Event ask_event(const ask::PendingAsk& a);
+    void on_ask_pending(const ask::PendingAsk& a);
+    void on_ask_decided(const ask::PendingAsk& a, const ask::Outcome& o);
+    json pending_json();
+    json decide(const Client& c, const json& req);
+
     Options opts_;
     std::unique_ptr<guards::Loader> loader_;
     std::optional<LoadedPolicy> policy_;
@@ -170,6 +184,9 @@ private:
     uint64_t drops_reported_ = 0;
     uint64_t decode_errors_ = 0;
     bool stop_ = false;
+    std::unique_ptr<ask::AskBroker> asks_;
+    std::string asks_unavailable_;  // why there is no broker
+    Fd ask_timer_;
     // SIEM sinks and the Prometheus endpoint (exporters/).
     std::unique_ptr<exporters::Hub> hub_;
     exporters::MetricsRegistry metrics_;
@@ -328,6 +345,14 @@ bool Daemon::reload(std::string* error) {
         *error = loaded.error().to_string();
         return false;
     }
+    if (!asks_)
+        for (const auto& p : loaded->compiled.policy.files)
+            if (p.verdict == rules::KernelVerdict::kAsk) {
+                *error = p.file + ":" + std::to_string(p.line) + ": rule '" + p.rule +
+                         "': action 'ask' needs fanotify permission events, which this daemon cannot use: " +
+                         asks_unavailable_ + " (use 'block' instead)";
+                return false;
+            }
     std::string err = guards::apply_file_plan(loaded->plan, loader_->maps());
     if (err.empty())
         err = guards::apply_net_plan(loaded->net_plan, loader_->maps());
@@ -335,6 +360,7 @@ bool Daemon::reload(std::string* error) {
         *error = err;
         return false;
     }
+    watch_asks(loaded->plan);
     for (const auto& w : loaded->net_plan.warnings)
         spdlog::warn("{}", w);
     for (const auto& w : loaded->rules.warnings)
@@ -345,10 +371,11 @@ bool Daemon::reload(std::string* error) {
     for (const auto& r : loaded->compiled.report)
         kernel += r.placement == rules::Placement::kKernel;
     spdlog::info("rules: {} rules loaded from {} file(s), {} enforced in the kernel; "
-                 "{} protected inodes, {} directory patterns, {} name patterns, {} egress rules",
+                 "{} protected inodes, {} directory patterns, {} name patterns, {} egress rules, "
+                 "{} files held for ask",
                  loaded->rules.rules.size(), opts_.config.rules.size(), kernel,
                  loaded->plan.inodes.size(), loaded->plan.dirs.size(), loaded->plan.names.size(),
-                 loaded->net_plan.rules.size());
+                 loaded->net_plan.rules.size(), loaded->plan.asks.size());
     policy_ = std::move(*loaded);
     return true;
 }
@@ -367,8 +394,9 @@ void Daemon::rescan() {
         spdlog::error("{}", err);
         return;
     }
-    spdlog::info("file-guard: protected paths changed on disk; re-resolved ({} inodes)",
-                 plan.inodes.size());
+    watch_asks(plan);
+    spdlog::info("file-guard: protected paths changed on disk; re-resolved ({} inodes, {} files held for ask)",
+                 plan.inodes.size(), plan.asks.size());
     policy_->plan = std::move(plan);
 }
 
@@ -431,24 +459,6 @@ void Daemon::handle_event(const void* data, size_t size) {
     evaluate(publish(std::move(*e)));
 }
 
-// A /proc file's bytes, at most `limit`; "" when the process is gone.
-// Plain read(2): libstdc++ streams throw from underflow when a process
-// exits mid-read (ESRCH), which once ended the daemon.
-std::string read_proc(const std::string& path, size_t limit) {
-    std::string out;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return out;
-    char buf[4096];
-    ssize_t n;
-    while (out.size() < limit && (n = ::read(fd, buf, sizeof(buf))) > 0)
-        out.append(buf, static_cast<size_t>(n));
-    ::close(fd);
-    if (out.size() > limit)
-        out.resize(limit);
-    return out;
-}
-
 // Best effort: the process may be gone by the time its event is read.
 void enrich_from_proc(events::Event& e) {
     const std::string dir = "/proc/" + std::to_string(e.tgid);
@@ -460,7 +470,7 @@ void enrich_from_proc(events::Event& e) {
     if (e.cwd.empty())
         e.cwd = fs::read_symlink(dir + "/cwd", ec).string();
     if (e.cmdline.empty()) {
-        std::string raw = read_proc(dir + "/cmdline", 4096);  // Falco's bound on proc.args
+        std::string raw = session::read_proc(dir + "/cmdline", 4096);  // Falco's bound on proc.args
         // Falco's proc.cmdline: the process name, then argv[1..].
         size_t first = raw.find('\0');
         std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
@@ -472,7 +482,7 @@ void enrich_from_proc(events::Event& e) {
         e.cmdline = events::escape_path(args.empty() ? e.comm : e.comm + " " + args);
     }
     if (e.pname.empty() && e.ppid) {
-        e.pname = read_proc("/proc/" + std::to_string(e.ppid) + "/comm", 64);
+        e.pname = session::read_proc("/proc/" + std::to_string(e.ppid) + "/comm", 64);
         if (!e.pname.empty() && e.pname.back() == '\n')
             e.pname.pop_back();
     }
@@ -742,6 +752,174 @@ void Daemon::act(const events::Event& alert) {
     publish(note);
 }
 
+// The broker exists whenever the kernel and our privileges allow it, so a
+// reload that adds the first ask rule needs no restart.
+void Daemon::start_asks() {
+    if (auto ok = ask::AskBroker::probe(); !ok) {
+        asks_unavailable_ = ok.error().message;
+        spdlog::warn("{}; rules with action 'ask' cannot load", asks_unavailable_);
+        return;
+    }
+    // Every held request keeps an event fd open here.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    ask::Options o;
+    o.timeout = std::chrono::seconds(opts_.config.ask_timeout_seconds);
+    ask::Callbacks cb;
+    cb.session_of = [this](pid_t pid) { return session_of_pid(pid); };
+    cb.on_pending = [this](const ask::PendingAsk& a) { on_ask_pending(a); };
+    cb.on_decided = [this](const ask::PendingAsk& a, const ask::Outcome& out) { on_ask_decided(a, out); };
+    asks_ = std::make_unique<ask::AskBroker>(o, cb);
+    ask_timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+}
+
+void Daemon::watch_asks(const guards::FilePlan& plan) {
+    if (!asks_)
+        return;
+    std::vector<ask::AskBroker::Target> targets;
+    for (const auto& a : plan.asks)
+        targets.push_back({a.path, a.rule, a.label});
+    // A file replaced between planning and marking is marked at the next rescan.
+    for (const auto& e : asks_->replace_watches(targets))
+        spdlog::warn("{}", e);
+}
+
+void Daemon::arm_ask_timer() {
+    if (!asks_)
+        return;
+    itimerspec its{};  // all zero: disarmed
+    if (auto deadline = asks_->next_deadline()) {
+        auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - ask::AskBroker::Clock::now());
+        int64_t ns = std::max<int64_t>(left.count(), 1);
+        its.it_value.tv_sec = ns / 1000000000;
+        its.it_value.tv_nsec = ns % 1000000000;
+    }
+    timerfd_settime(ask_timer_.get(), 0, &its, nullptr);
+}
+
+// The session of a process: the tgid map the fork tracepoint keeps, then the
+// session cgroup (a process that has not forked since the session began).
+std::optional<ask::SessionInfo> Daemon::session_of_pid(pid_t pid) {
+    __u32 tgid = static_cast<__u32>(pid);
+    bh_session s{};
+    if (bpf_map_lookup_elem(loader_->maps().session_by_tgid, &tgid, &s) == 0 && s.id)
+        return ask::SessionInfo{s.id};
+    auto cg = session::cgroup_of(tgid);
+    struct stat st{};
+    if (cg && !cgroup_root_.empty() && ::stat((cgroup_root_ + *cg).c_str(), &st) == 0) {
+        __u64 cg_id = st.st_ino;
+        if (bpf_map_lookup_elem(loader_->maps().session_by_cg, &cg_id, &s) == 0 && s.id)
+            return ask::SessionInfo{s.id};
+    }
+    return std::nullopt;
+}
+
+// Never stats or opens the held object: the kernel would hold the daemon too.
+events::Event Daemon::ask_event(const ask::PendingAsk& a) {
+    events::Event e;
+    e.kind = "ask";
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e.time_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    e.session = a.session_id;
+    e.pid = e.tgid = static_cast<uint32_t>(a.pid);
+    e.comm = a.comm;
+    e.exe = a.exe;
+    e.path = events::escape_path(a.path);
+    e.dev = kernel_dev(a.dev);
+    e.ino = a.ino;
+    e.op = ask::to_string(a.op);
+    e.evt_type = a.op == ask::Op::kExec ? "execve" : "open";
+    e.ask_id = a.id;
+    e.rule = a.rule;
+    e.action = "ask";
+    e.tags = {"bulkhead", "ask"};
+    if (const auto* rule = policy_ ? policy_->rules.find_rule(a.rule) : nullptr) {
+        e.priority = std::string(rules::to_string(rule->priority));
+        e.tags = rule->tags;
+    }
+    enrich_from_proc(e);
+    return e;
+}
+
+void Daemon::on_ask_pending(const ask::PendingAsk& a) {
+    auto e = ask_event(a);
+    e.verdict = "ask";
+    const auto* rule = policy_ ? policy_->rules.find_rule(a.rule) : nullptr;
+    e.risk = rule ? rule->risk : 0;
+    e.detail = "denied after " + std::to_string(asks_->options().timeout.count()) + " s without an answer";
+    publish(std::move(e));
+}
+
+void Daemon::on_ask_decided(const ask::PendingAsk& a, const ask::Outcome& o) {
+    auto e = ask_event(a);
+    e.verdict = ask::to_string(o.decision);
+    e.err = o.decision == ask::Decision::kDeny ? EPERM : 0;
+    e.detail = o.reason;
+    if (o.decided_by)
+        e.decided_by = o.decided_by->name + " (uid " + std::to_string(o.decided_by->uid) + ", pid " +
+                       std::to_string(o.decided_by->pid) + ")";
+    publish(std::move(e));
+}
+
+json Daemon::pending_json() {
+    json arr = json::array();
+    if (!asks_)
+        return arr;
+    auto now = ask::AskBroker::Clock::now();
+    for (const auto& a : asks_->pending())
+        arr.push_back({{"id", a.id},
+                       {"session", std::to_string(a.session_id)},
+                       {"pid", a.pid},
+                       {"comm", a.comm},
+                       {"exe", a.exe},
+                       {"op", ask::to_string(a.op)},
+                       {"path", events::escape_path(a.path)},
+                       {"rule", a.rule},
+                       {"since", events::rfc3339_ns(a.created_unix_ns)},
+                       {"expires_in_s",
+                        std::chrono::duration_cast<std::chrono::seconds>(a.deadline - now).count()}});
+    return arr;
+}
+
+// Root or the session's owner answers, from outside every session (the
+// caller checked that); a process can never answer its own question.
+json Daemon::decide(const Client& c, const json& req) {
+    if (!asks_)
+        return {{"ok", false}, {"error", "ask: this daemon holds nothing: " + asks_unavailable_}};
+    std::string id = req.value("id", ""), decision = req.value("decision", ""), scope = req.value("scope", "once");
+    if (decision != "allow" && decision != "deny")
+        return {{"ok", false}, {"error", "ask: decision must be 'allow' or 'deny', not '" + decision + "'"}};
+    if (scope != "once" && scope != "session")
+        return {{"ok", false}, {"error", "ask: scope must be 'once' or 'session', not '" + scope + "'"}};
+    std::optional<ask::PendingAsk> held;
+    for (auto& a : asks_->pending())
+        if (a.id == id)
+            held = a;
+    if (!held)
+        return {{"ok", false},
+                {"error", "ask: no request '" + id + "' is waiting (answered or timed out already? "
+                          "`bulkhead sessions` lists what is pending)"}};
+    const auto* s = sessions_.find(held->session_id);
+    if (c.peer.uid != 0 && (!s || s->uid != c.peer.uid))
+        return {{"ok", false},
+                {"error", "ask: only root or the owner of session " + std::to_string(held->session_id) +
+                              " can answer " + id}};
+    ask::DecidedBy by{c.peer.uid, c.peer.pid, ""};
+    by.name = session::read_proc("/proc/" + std::to_string(c.peer.pid) + "/comm", 64);
+    if (!by.name.empty() && by.name.back() == '\n')
+        by.name.pop_back();
+    auto r = asks_->decide(id, decision == "allow" ? ask::Decision::kAllow : ask::Decision::kDeny,
+                           scope == "session" ? ask::Scope::kSession : ask::Scope::kOnce, by);
+    arm_ask_timer();
+    if (!r)
+        return {{"ok", false}, {"error", r.error().message}};
+    return {{"ok", true}, {"id", id}, {"decision", decision}, {"scope", scope}, {"session", std::to_string(held->session_id)}};
+}
+
 void Daemon::send(Client& c, const json& msg) {
     c.out += msg.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     flush(c);
@@ -833,7 +1011,7 @@ void Daemon::on_client(int fd, uint32_t events) {
 // A process inside a session never gets to start, end or steer sessions.
 bool Daemon::peer_in_session(const control::Peer& p) {
     auto cg = session::cgroup_of(static_cast<uint32_t>(p.pid));
-    return !cg || cg->find("/bulkhead/") != std::string::npos;
+    return !cg || cg->find("/bulkhead/") != std::string::npos || session_of_pid(p.pid).has_value();
 }
 
 json Daemon::status() {
@@ -859,6 +1037,11 @@ json Daemon::status() {
         {"observed", sum_stat(m.stats, BH_STAT_OBS_EVENTS)},
         {"observer_drops", sum_stat(m.stats, BH_STAT_OBS_DROPS)},
         {"pending_paths", policy_ ? policy_->plan.pending.size() : 0},
+        {"ask", asks_ ? json{{"available", true},
+                             {"watched", asks_->watched_count()},
+                             {"pending", asks_->pending().size()},
+                             {"timeout_s", asks_->options().timeout.count()}}
+                      : json{{"available", false}, {"why", asks_unavailable_}}},
     };
 }
 
@@ -902,7 +1085,9 @@ json Daemon::start_session(const Client& c, const json& req) {
     if (bpf_map_update_elem(loader_->maps().session_by_tgid, &leader, &ks, BPF_ANY) != 0)
         return {{"ok", false}, {"error", errno_message("sessions: cannot register the session's process", errno)}};
     spdlog::info("sessions: started session {} (agent {}, cgroup {})", s.id, agent, s.cgroup);
-    json reply = {{"ok", true}, {"session", std::to_string(s.id)}, {"cgroup", s.cgroup}};
+    // `ask`: whether this daemon holds the rule's files; a level-2 launcher
+    // then leaves them to the broker instead of denying them in Landlock.
+    json reply = {{"ok", true}, {"session", std::to_string(s.id)}, {"cgroup", s.cgroup}, {"ask", asks_ != nullptr}};
     sessions_.add(std::move(s));
     save_sessions();
     return reply;
@@ -915,6 +1100,10 @@ json Daemon::end_session(const json& req) {
         return {{"ok", false}, {"error", "sessions: no session " + std::to_string(id)}};
     s->state = "ended";
     bpf_map_delete_elem(loader_->maps().session_state, &s->id);  // the taint ends with the session
+    if (asks_) {
+        asks_->forget_session(s->id);
+        arm_ask_timer();
+    }
     if (s->cgroup_id) {
         bpf_map_delete_elem(loader_->maps().session_by_cg, &s->cgroup_id);
         ::rmdir(s->cgroup.c_str());  // fails while escaped descendants live; they keep the session
@@ -933,10 +1122,18 @@ void Daemon::handle_request(Client& c, const std::string& line) {
         if (op == "status")
             return send(c, status());
         if (op == "sessions") {
-            json arr = json::array();
-            for (const auto& [id, s] : sessions_.all())
-                arr.push_back(session::to_json(s));
-            return send(c, {{"ok", true}, {"sessions", arr}});
+            json pending = pending_json(), arr = json::array();
+            for (const auto& [id, s] : sessions_.all()) {
+                json j = session::to_json(s);
+                j["pending"] = json::array();
+                for (const auto& a : pending)
+                    if (a["session"] == j["id"])
+                        j["pending"].push_back(a);
+                if (!j["pending"].empty() && s.state == "active")
+                    j["state"] = "asking";
+                arr.push_back(std::move(j));
+            }
+            return send(c, {{"ok", true}, {"sessions", arr}, {"pending", pending}});
         }
         if (op == "events") {
             std::optional<uint64_t> filter;
@@ -956,7 +1153,7 @@ void Daemon::handle_request(Client& c, const std::string& line) {
             }
             return;
         }
-        if (op == "start_session" || op == "end_session" || op == "reload") {
+        if (op == "start_session" || op == "end_session" || op == "reload" || op == "decide") {
             if (peer_in_session(c.peer))
                 return send(c, {{"ok", false},
                                 {"error", "control: refused: the caller runs inside an agent session"}});
@@ -964,6 +1161,8 @@ void Daemon::handle_request(Client& c, const std::string& line) {
                 return send(c, start_session(c, req));
             if (op == "end_session")
                 return send(c, end_session(req));
+            if (op == "decide")
+                return send(c, decide(c, req));
             std::string err;
             if (!reload(&err))
                 return send(c, {{"ok", false}, {"error", err}});
@@ -991,6 +1190,7 @@ int Daemon::run() {
         sessions_.agent_kind(a.name);
     restore_sessions();
     setup_agents();
+    start_asks();
     std::string err;
     if (!reload(&err))
         throw FatalError(err);
@@ -1034,6 +1234,10 @@ int Daemon::run() {
     add(listen_.get());
     add(signal_fd_.get());
     add(timer_.get());
+    if (asks_) {
+        add(asks_->fd());
+        add(ask_timer_.get());
+    }
 
     // Events the kernel queued while no daemon was running come first.
     ring_buffer__consume(ring_);
@@ -1065,6 +1269,15 @@ int Daemon::run() {
                         stop_ = true;
                     }
                 }
+            } else if (asks_ && fd == asks_->fd()) {
+                asks_->on_readable();
+                arm_ask_timer();
+            } else if (asks_ && fd == ask_timer_.get()) {
+                uint64_t ticks;
+                while (::read(ask_timer_.get(), &ticks, sizeof(ticks)) > 0) {
+                }
+                asks_->expire();
+                arm_ask_timer();
             } else if (fd == timer_.get()) {
                 uint64_t ticks;
                 while (::read(timer_.get(), &ticks, sizeof(ticks)) > 0) {
@@ -1077,6 +1290,8 @@ int Daemon::run() {
             }
         }
     }
+    if (asks_)
+        asks_->deny_all("the daemon is stopping");  // answered, never left to the kernel's ALLOW
     ring_buffer__consume(ring_);
     ring_buffer__free(ring_);
     if (hub_)

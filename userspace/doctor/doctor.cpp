@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ask/broker.h"
 #include "sandbox/sandbox.h"
 #include "session/sessions.h"
 
@@ -80,6 +81,20 @@ Report probe() {
                         cg.empty() ? "no cgroup2 mount: sessions from `bulkhead run` need one"
                                    : "mounted at " + cg});
 
+    int sock_addr = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, nullptr);
+    r.egress = sock_addr == 1 && !cg.empty();
+    r.probes.push_back({"egress", r.egress,
+                        r.egress ? "cgroup connect/sendmsg programs: the daemon enforces each session's egress "
+                                   "rules and taint in the kernel"
+                        : cg.empty() ? "needs a cgroup v2 mount for the session cgroups"
+                                     : "the kernel rejects cgroup sock_addr programs: egress rules cannot be enforced"});
+
+    auto fan = ask::AskBroker::probe();
+    r.ask = fan.ok();
+    r.probes.push_back({"ask", r.ask,
+                        r.ask ? "fanotify permission events: the daemon can hold opens and execs for a human"
+                              : fan.error().message + ": rules with action 'ask' cannot load"});
+
     bool root = geteuid() == 0;
     r.probes.push_back({"privileges", root,
                         root ? "running as root"
@@ -104,11 +119,17 @@ Report probe() {
               "CONFIG_DEBUG_INFO_BTF); run a distribution kernel"
             : "add lsm=" + (lsm.empty() ? std::string("...") : lsm) +
                   ",bpf to the kernel command line and reboot";
+        std::string daemon_adds = "`bulkhead daemon` (root) adds, for every session:";
+        daemon_adds += " events with the session id (tracepoints)";
+        daemon_adds += r.egress ? ", egress rules and taint enforced in the kernel (cgroup sock_addr)"
+                                : ", but not egress enforcement (no cgroup sock_addr programs)";
+        daemon_adds += r.ask ? ", and `ask` rules held for a human (fanotify)" : ", but not `ask` rules (no fanotify)";
         r.explanation = "this kernel cannot run BPF LSM programs (" + r.bpf_lsm_why +
                         "). `bulkhead run -- CMD` contains the session it starts with Landlock (file "
                         "rules), seccomp (syscalls that escape or tamper) and no_new_privs, as root or "
-                        "not, with or without the daemon. Nothing else on the host is contained, and "
-                        "`bulkhead daemon` refuses to start rather than pretend. To get bpf-lsm: " +
+                        "not, with or without the daemon. " + daemon_adds +
+                        ". The rest of the host is observed, not contained: an agent started without "
+                        "`bulkhead run` is only seen. To get bpf-lsm (every process, host-wide): " +
                         how + "; or see it work in the kernel lab: e2e/lab.sh --mode demo";
     } else {
         r.host_level = "observe";

@@ -23,6 +23,8 @@ struct Report {
     std::string bpf_lsm_why;   // why not, when they cannot
     int landlock_abi = 0;      // 0 = no Landlock
     bool seccomp = false;
+    bool egress = false;       // cgroup sock_addr programs: per-session egress and taint
+    bool ask = false;          // fanotify permission events: `ask` rules
     // At landlock+seccomp: what `bulkhead run` applies with the shipped
     // rules, and the per-rule list of what it does not enforce.
     std::string level2;

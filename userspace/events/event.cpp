@@ -524,6 +524,12 @@ std::string output_line(const Event& e) {
                (e.taint.empty() ? "" : "; the session is tainted: " + e.taint) + by;
     if (e.kind == "net")
         return "Session connect " + e.path + (e.l4proto.empty() ? "" : " (" + e.l4proto + ")") + by;
+    if (e.kind == "ask" && e.verdict == "ask")
+        return "Holding " + e.op + " of " + e.path + " for a human: `bulkhead approve " + e.ask_id +
+               "` or `bulkhead deny " + e.ask_id + "`" + (e.detail.empty() ? "" : " (" + e.detail + ")") + by;
+    if (e.kind == "ask")
+        return std::string(e.verdict == "allow" ? "Approved " : "Denied ") + e.op + " of " + e.path + " (" +
+               e.ask_id + ": " + e.detail + ")" + by;
     if (e.kind == "taint")
         return "Session tainted: " + e.taint + "; its egress is now limited to loopback and the taint allow list" +
                by;
@@ -603,6 +609,14 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         if (!e.path.empty())
             f["fd.name"] = e.path;
     }
+    if (e.kind == "ask") {
+        f["fd.name"] = e.path;
+        f["fd.ino"] = e.ino;
+        f["fd.dev"] = e.dev;
+        f["agent.ask_id"] = e.ask_id;
+        if (!e.decided_by.empty())
+            f["agent.decided_by"] = e.decided_by;
+    }
     if (e.kind == "syscall" && !e.path.empty())
         f["fd.name"] = e.path;
     for (const auto& [k, v] : e.evt_args)
@@ -637,7 +651,10 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
 
 std::string to_text(const Event& e) {
     std::string t = rfc3339_ns(e.time_unix_ns).substr(11, 12);
-    std::string verdict = e.verdict == "deny" ? "DENY " : e.verdict == "audit" ? "AUDIT" : "INFO ";
+    std::string verdict = e.verdict == "deny"    ? "DENY "
+                          : e.verdict == "audit" ? "AUDIT"
+                          : e.verdict == "ask"   ? "ASK  "
+                                                 : "INFO ";
     std::string out = t + " " + verdict + " " + (e.rule.empty() ? e.kind : e.rule) + ": " +
                       output_line(e);
     if (e.err)

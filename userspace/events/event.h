@@ -16,7 +16,8 @@ namespace bulkhead::events {
 
 struct Event {
     std::string kind;        // "file", "session", "self-guard", "drops",
-                             // observer: "exec", "net", "syscall"
+                             // observer: "exec", "net", "syscall";
+                             // "ask": an operation held for a human, or its answer
     uint64_t ts_boot_ns = 0; // kernel boot-time clock
     int64_t time_unix_ns = 0;
     uint64_t session = 0;
@@ -76,6 +77,9 @@ struct Event {
     uint32_t taint_rule_id = 0;
     uint64_t taint_dev = 0, taint_ino = 0;
     std::string taint;                // "rule 'X' read PATH", filled by the daemon
+    // Ask: the held request's id ("a7") and, once answered, who answered.
+    std::string ask_id;
+    std::string decided_by;
     // evt.arg.NAME of the syscall, named as Falco names them ("request",
     // "pid", "name", "flags", ...), values as Falco prints them.
     std::vector<std::pair<std::string, std::string>> evt_args;

@@ -114,12 +114,19 @@ public:
         if (p.scope == KernelScope::kAgent && p.agent != in_.agent)
             return;  // another agent kind's rule: it does not reach this session
         if (p.verdict == KernelVerdict::kAudit) {
-            gap(p.rule, "audit", "audit rules only report, and this level has no observer in this build");
+            gap(p.rule, "audit",
+                p.taint.empty() ? "audit rules only report, and at this level the daemon's observer reports "
+                                  "opens only for rules with `taint:`"
+                                : "reported, and the session tainted, by the daemon's observer when a daemon runs");
             return;
         }
-        // kAsk has no broker at this level: it is enforced as a deny (fail closed).
+        // The daemon's fanotify broker holds `ask` files after Landlock lets
+        // the open through; without a daemon nobody can be asked, so they
+        // are denied (fail closed).
+        if (p.verdict == KernelVerdict::kAsk && in_.ask_broker)
+            return;
         if (p.verdict == KernelVerdict::kAsk)
-            gap(p.rule, "ask", "no one can be asked at this level: the operation is denied");
+            gap(p.rule, "ask", "no daemon holds the operation for a human, so it is denied");
         uint32_t ops = guards::close_ops(p.ops);
         bool reads = ops & (rules::kOpRead | rules::kOpMmap);
         bool writes = ops & (rules::kOpWrite | rules::kOpCreate | rules::kOpUnlink | rules::kOpSetattr);

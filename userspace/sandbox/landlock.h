@@ -79,6 +79,7 @@ struct LandlockInputs {
     int abi = 0;
     std::vector<std::string> homes;  // expansions of `~/`
     std::string agent;               // the session's agent kind, for agent-scoped rules
+    bool ask_broker = false;         // `ask` files are the daemon's to hold, not denied here
 };
 
 struct LandlockPlan {

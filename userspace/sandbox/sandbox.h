@@ -26,6 +26,9 @@ struct Options {
     std::vector<std::string> homes;  // what `~/` expands to (session_homes())
     int abi = -1;                    // Landlock ABI to plan for; -1 = the kernel's
     int deny_errno = EPERM;          // seccomp's answer (tests use another)
+    // The daemon's ask broker holds the files of `ask` rules for this
+    // session: Landlock leaves them to it. Without one they are denied.
+    bool ask_broker = false;
 };
 
 class Sandbox {

@@ -144,15 +144,11 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
     auto policy = sandbox::load_session_policy(opts.config, opts.agent, *homes, &err);
     if (!policy)
         throw FatalError("run: " + err, 2);
-    sandbox::Options so;
-    so.agent = opts.agent;
-    so.homes = *homes;
-    auto sb = sandbox::Sandbox::prepare(*policy, so, &err);
-    if (!sb)
-        throw FatalError("run: the session cannot be sandboxed, so it does not start:\n" + err, 2);
 
-    ChildSetup s{"", "", lv.level, sb.get()};
+    // The daemon first: whether it holds `ask` files decides the Landlock plan.
+    ChildSetup s{"", "", lv.level, nullptr};
     std::string daemon_note;
+    bool daemon_asks = false;
     if (::access(opts.socket.c_str(), F_OK) != 0) {
         daemon_note = "no daemon at " + opts.socket;
     } else {
@@ -166,6 +162,7 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
             if (reply.value("ok", false)) {
                 s.cgroup = reply.value("cgroup", "");
                 s.session = reply.value("session", "");
+                daemon_asks = reply.value("ask", false);
             } else {
                 daemon_note = "the daemon gave no session (" + reply.value("error", std::string("refused")) + ")";
             }
@@ -173,6 +170,18 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
             daemon_note = std::string("the daemon did not answer (") + e.what() + ")";
         }
     }
+
+    sandbox::Options so;
+    so.agent = opts.agent;
+    so.homes = *homes;
+    so.ask_broker = daemon_asks;
+    auto sb = sandbox::Sandbox::prepare(*policy, so, &err);
+    if (!sb) {
+        if (!s.session.empty())
+            end_session(opts, s.session, 127);
+        throw FatalError("run: the session cannot be sandboxed, so it does not start:\n" + err, 2);
+    }
+    s.sandbox = sb.get();
 
     std::cerr << "bulkhead: level " << lv.level << ": " << lv.why << "\n"
               << "bulkhead: enforced by " << sb->summary() << "\n";

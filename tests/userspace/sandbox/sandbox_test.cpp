@@ -589,9 +589,35 @@ TEST_F(PlanTest, ReportsWhatLandlockCannotExpressPerRule) {
               "  rule 'Write git hook': chmod, chown: Landlock has no right for attribute changes\n"
               "  rule 'Write git hook': **/.git/hooks/*: a name in any directory: Landlock grants rights "
               "beneath given directories, not by name\n"
-              "  rule 'Audit only': audit: audit rules only report, and this level has no observer in this build\n"
+              "  rule 'Audit only': audit: audit rules only report, and at this level the daemon's observer reports "
+              "opens only for rules with `taint:`\n"
               "  rule 'Cloud': " + ssh + " (the names in it): listing stays allowed (denying it would hide every "
               "directory above); contents are denied\n");
+}
+
+// An ask rule's file is the daemon broker's to hold: Landlock leaves it
+// alone then, and denies it (fail closed, reported) when no daemon asks.
+TEST_F(PlanTest, AskFilesAreDeniedUnlessTheDaemonHoldsThem) {
+    KernelPolicy pol{{protection("Ask key", rules::kOpRead, {{TargetKind::kPath, "~/.ssh/id_ed25519"}})}};
+    pol.files[0].verdict = rules::KernelVerdict::kAsk;
+    auto alone = plan_landlock(pol, in_, false);
+    ASSERT_TRUE(alone.errors.empty()) << alone.errors[0];
+    EXPECT_EQ(gaps_text(alone.gaps), "  rule 'Ask key': ask: no daemon holds the operation for a human, so it is denied\n");
+    auto deny = plan_landlock(KernelPolicy{{protection("Key", rules::kOpRead, {{TargetKind::kPath, "~/.ssh/id_ed25519"}})}},
+                              in_, false);
+    ASSERT_EQ(alone.grants.size(), deny.grants.size());
+    for (size_t i = 0; i < deny.grants.size(); ++i)
+        EXPECT_EQ(alone.grants[i].path + std::to_string(alone.grants[i].access),
+                  deny.grants[i].path + std::to_string(deny.grants[i].access));
+
+    in_.ask_broker = true;
+    auto held = plan_landlock(pol, in_, false);
+    auto none = plan_landlock(KernelPolicy{}, in_, false);
+    EXPECT_TRUE(held.gaps.empty()) << gaps_text(held.gaps);
+    ASSERT_EQ(held.grants.size(), none.grants.size());
+    for (size_t i = 0; i < none.grants.size(); ++i)
+        EXPECT_EQ(held.grants[i].path + std::to_string(held.grants[i].access),
+                  none.grants[i].path + std::to_string(none.grants[i].access));
 }
 
 TEST_F(PlanTest, ReportsHardLinksOfProtectedFiles) {
