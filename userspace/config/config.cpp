@@ -68,7 +68,7 @@ std::optional<Config> load(const std::string& path, std::string* error) {
     }
     static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
                                              "agents", "exporters", "spool_root", "metrics", "taint_allow",
-                                             "ask_timeout_seconds"};
+                                             "ask_timeout_seconds", "nameservers"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -89,6 +89,12 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                 c.rescan_seconds = v.as<int>();
                 if (c.rescan_seconds < 1 || c.rescan_seconds > 3600) {
                     *error = "config: " + where(path, v) + "rescan_seconds must be 1..3600";
+                    return std::nullopt;
+                }
+            } else if (key == "nameservers") {
+                c.nameservers = v.as<std::vector<std::string>>();
+                if (c.nameservers.size() > 3) {
+                    *error = "config: " + where(path, v) + "nameservers: at most 3 (glibc's limit)";
                     return std::nullopt;
                 }
             } else if (key == "ask_timeout_seconds") {

@@ -29,6 +29,9 @@ struct Config {
     std::string metrics;                   // Prometheus endpoint: "HOST:PORT" or "unix:PATH"; "" = none
     // Where a tainted session may still connect besides loopback (CIDRs).
     std::vector<std::string> taint_allow;
+    // DNS servers for the host names of egress rules ("192.0.2.1", "[::1]:5353";
+    // at most 3); empty: /etc/resolv.conf.
+    std::vector<std::string> nameservers;
     // How long an `ask` holds an operation for a human before denying it.
     int ask_timeout_seconds = 60;
 };

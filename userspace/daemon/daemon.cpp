@@ -29,6 +29,9 @@
 #include <sstream>
 
 #include "ask/broker.h"
+#include "net/background.h"
+#include "net/host_name.h"
+#include "guards/net_guard.h"
 #include "bpf_abi.h"
 #include "control/protocol.h"
 #include "engine/event_fields.h"
@@ -184,6 +187,13 @@ private:
     uint64_t drops_reported_ = 0;
     uint64_t decode_errors_ = 0;
     bool stop_ = false;
+    // Host names of egress rules, resolved off the loop (userspace/net/).
+    void start_dns();
+    void on_dns();
+    std::unique_ptr<net::BackgroundResolver> dns_;
+    std::string dns_unavailable_;
+    std::map<std::string, std::vector<std::string>> resolved_;  // rule's name → CIDRs
+    std::map<std::string, std::string> address_names_;         // "192.0.2.1" → name, for fd.sip.name
     std::unique_ptr<ask::AskBroker> asks_;
     std::string asks_unavailable_;  // why there is no broker
     Fd ask_timer_;
@@ -238,6 +248,7 @@ guards::PlanInputs Daemon::plan_inputs() {
     in.homes = guards::host_homes();
     in.agent_kinds = sessions_.agent_kinds();
     in.taint_allow = opts_.config.taint_allow;
+    in.resolved = resolved_;
     return in;
 }
 
@@ -353,6 +364,16 @@ bool Daemon::reload(std::string* error) {
                          asks_unavailable_ + " (use 'block' instead)";
                 return false;
             }
+    if (!loaded->net_plan.hosts.empty()) {
+        auto names = dns_ ? dns_->set_names(loaded->net_plan.hosts)
+                          : rules::Result<void>(rules::Error{{}, "dns: " + dns_unavailable_});
+        if (!names) {
+            *error = "net-guard: egress rules name hosts the daemon cannot resolve: " + names.error().message;
+            return false;
+        }
+    } else if (dns_) {
+        (void)dns_->set_names({});
+    }
     std::string err = guards::apply_file_plan(loaded->plan, loader_->maps());
     if (err.empty())
         err = guards::apply_net_plan(loaded->net_plan, loader_->maps());
@@ -560,6 +581,9 @@ events::Event Daemon::publish(events::Event e) {
             e.tags = {"bulkhead", "taint"};
         }
     }
+    if (e.kind == "net" && e.sip_name.empty() && !e.rip.empty())
+        if (auto it = address_names_.find(e.rip); it != address_names_.end())
+            e.sip_name = it->second;
     if (e.kind == "net" && e.rule_id && policy_) {
         const auto& rules = policy_->net_plan.rules;
         if (e.rule_id == BH_NET_RULE_TAINT) {
@@ -750,6 +774,48 @@ void Daemon::act(const events::Event& alert) {
                           : "kill " + std::to_string(alert.tgid) + ": " + std::strerror(errno);
     }
     publish(note);
+}
+
+void Daemon::start_dns() {
+    net::ResolverOptions o;
+    o.nameservers = opts_.config.nameservers;
+    auto dns = net::BackgroundResolver::start(o);
+    if (!dns) {
+        dns_unavailable_ = dns.error().message;
+        spdlog::warn("{}; egress rules that name hosts cannot load", dns_unavailable_);
+        return;
+    }
+    dns_ = std::move(*dns);
+}
+
+// New addresses for the egress rules' host names: re-plan the address sets
+// (new entries first, stale ones last, as every net plan is applied).
+void Daemon::on_dns() {
+    auto snap = dns_->take();
+    std::map<std::string, std::vector<std::string>> resolved;
+    address_names_.clear();
+    for (const auto& [name, cidrs] : snap.addresses)
+        for (const auto& c : cidrs)
+            address_names_[c.substr(0, c.find('/'))] = name;
+    for (const auto& [name, why] : snap.errors)
+        spdlog::warn("dns: {}: {}", net::quote_host_name(name), why);
+    if (!policy_)
+        return;
+    for (const auto& h : policy_->net_plan.hosts)
+        if (auto it = snap.addresses.find(net::normalize_host_name(h)); it != snap.addresses.end())
+            resolved[h] = it->second;
+    if (resolved == resolved_)
+        return;
+    for (const auto& [name, cidrs] : resolved)
+        if (resolved_[name] != cidrs)
+            spdlog::info("dns: {} -> {}", name, fmt::join(cidrs, ", "));
+    resolved_ = std::move(resolved);
+    auto plan = guards::plan_net_policy(policy_->compiled.policy, plan_inputs());
+    if (!plan.errors.empty())
+        return spdlog::error("{}", plan.errors[0]);
+    if (auto err = guards::apply_net_plan(plan, loader_->maps()); !err.empty())
+        return spdlog::error("{}", err);
+    policy_->net_plan = std::move(plan);
 }
 
 // The broker exists whenever the kernel and our privileges allow it, so a
@@ -1191,6 +1257,7 @@ int Daemon::run() {
     restore_sessions();
     setup_agents();
     start_asks();
+    start_dns();
     std::string err;
     if (!reload(&err))
         throw FatalError(err);
@@ -1234,6 +1301,8 @@ int Daemon::run() {
     add(listen_.get());
     add(signal_fd_.get());
     add(timer_.get());
+    if (dns_)
+        add(dns_->fd());
     if (asks_) {
         add(asks_->fd());
         add(ask_timer_.get());
@@ -1269,6 +1338,8 @@ int Daemon::run() {
                         stop_ = true;
                     }
                 }
+            } else if (dns_ && fd == dns_->fd()) {
+                on_dns();
             } else if (asks_ && fd == asks_->fd()) {
                 asks_->on_readable();
                 arm_ask_timer();

@@ -636,6 +636,9 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
     // A rule's own output fields win over the defaults above.
     for (auto it = e.output_fields.begin(); it != e.output_fields.end(); ++it)
         f[it.key()] = it.value();
+    // Except the session id: a string in every event (64-bit ids lose
+    // precision as JSON numbers in many SIEMs), whatever a rule's output named.
+    f["agent.session"] = std::to_string(e.session);
     std::string line = e.output.empty() ? output_line(e) : e.output;
     return nlohmann::json{
         {"time", rfc3339_ns(e.time_unix_ns)},

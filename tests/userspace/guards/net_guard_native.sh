@@ -5,11 +5,14 @@
 #   - a metadata-address connect and UDP send get EPERM, with the event;
 #   - a session connects out before it reads .env, and gets EPERM after;
 #     loopback and the taint allow list still work; the event names the read;
-#   - the next session starts untainted.
+#   - the next session starts untainted;
+#   - an allow list by host name: the daemon resolves the name through a
+#     DNS server the test runs, the session reaches that address and gets
+#     EPERM for another.
 # Needs root, bpffs, a cgroup v2 mount and cgroup sock_addr programs; skips
 # (exit 77, reason printed) when the host lacks them.
 set -uo pipefail
-bulkhead=${1:?usage: net_guard_native.sh BULKHEAD}
+bulkhead=$(realpath "${1:?usage: net_guard_native.sh BULKHEAD}")
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root (BPF programs)"; exit 77; }
 grep -q " cgroup2 " /proc/self/mountinfo || { echo "SKIP: no cgroup v2 mount"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
@@ -18,20 +21,59 @@ tmp=$(mktemp -d /var/tmp/bulkhead-netguard.XXXXXX)
 pin=/sys/fs/bpf/bulkhead-test-$$
 daemon_pid=""
 http_pid=""
+dns_pid=""
 cleanup() {
     [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
     [[ -n $http_pid ]] && kill "$http_pid" 2>/dev/null
+    [[ -n $dns_pid ]] && kill "$dns_pid" 2>/dev/null
     "$bulkhead" unload --pin-root "$pin" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT; [[ -n ${KEEP:-} ]] && trap "" EXIT
 fail() { echo "FAIL: $*"; echo "---- daemon log:"; tail -n 30 "$tmp/daemon.log"; exit 1; }
 
+# A DNS server on loopback: allowed.bulkhead.test is 192.0.2.10, nothing else exists.
+cat >"$tmp/dns.py" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    qid, flags = struct.unpack(">HH", q[:4])
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode()); i += 1 + q[i]
+    qtype = struct.unpack(">H", q[i + 1:i + 3])[0]
+    question = q[12:i + 5]
+    name = ".".join(labels).lower()
+    answers = b""
+    if name == "allowed.bulkhead.test" and qtype == 1:
+        answers = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 300, 4) + socket.inet_aton("192.0.2.10")
+    rcode = 0 if name == "allowed.bulkhead.test" else 3
+    s.sendto(struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, 1 if answers else 0, 0, 0) + question + answers, peer)
+EOF
+python3 "$tmp/dns.py" >"$tmp/dns.port" 2>"$tmp/dns.err" &
+dns_pid=$!
+for _ in $(seq 1 50); do [[ -s $tmp/dns.port ]] && break; sleep 0.1; done
+dns_port=$(head -n1 "$tmp/dns.port")
+[[ -n $dns_port ]] || fail "the test DNS server did not start: $(cat "$tmp/dns.err")"
+cat >"$tmp/names.yaml" <<EOF
+- rule: Connect to an unlisted host on port 7
+  desc: the egress allow list by host name (test)
+  condition: evt.type = connect and agent_session and fd.sport = 7 and not fd.sip.name in (allowed.bulkhead.test)
+  output: Session connected to an unlisted host (dest=%fd.sip:%fd.sport session=%agent.session)
+  priority: WARNING
+  action: block
+EOF
+rules_dir=$(cd "$(dirname "$0")/../../../rules/sets" && pwd)
 cat >"$tmp/config.yaml" <<EOF
+rules: [$rules_dir/agents.yaml, $tmp/names.yaml]
 socket: $tmp/control.sock
 pin_root: $pin
 spool_root: $tmp/spool
 taint_allow: ["10.99.0.0/16"]
+nameservers: ["127.0.0.1:$dns_port"]
 EOF
 "$bulkhead" daemon --config "$tmp/config.yaml" --events-log "$tmp/events.jsonl" >"$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
@@ -142,4 +184,28 @@ EOF
 out2=$(session 192.0.2.1:9)
 echo "$out2"
 refuse "$out2" "192.0.2.1:9"
+
+# The allow list by host name, once the daemon has resolved it.
+for _ in $(seq 1 100); do
+    grep -q "dns: allowed.bulkhead.test -> 192.0.2.10/32" "$tmp/daemon.log" && break
+    sleep 0.1
+done
+grep -q "dns: allowed.bulkhead.test -> 192.0.2.10/32" "$tmp/daemon.log" || fail "the daemon did not resolve allowed.bulkhead.test"
+out3=$(session 192.0.2.10:7 192.0.2.11:7)
+echo "$out3"
+refuse "$out3" "192.0.2.10:7"
+expect "$out3" "192.0.2.11:7 errno=EPERM"
+sid3=$(sed -n 's/^SESSION=//p' <<<"$out3")
+sleep 1
+python3 - "$tmp/events.jsonl" "$sid3" <<'EOF' || fail "host-name events"
+import json, sys
+path, sid = sys.argv[1:]
+evs = [json.loads(l) for l in open(path) if l.strip()]
+hits = [e for e in evs if e["output_fields"].get("agent.session") == sid and e["rule"] == "Connect to an unlisted host on port 7"]
+assert [e["output_fields"]["fd.sip"] for e in hits] == ["192.0.2.11"], hits
+assert hits[0]["output_fields"]["agent.verdict"] == "deny" and hits[0]["output_fields"]["evt.res"] == "EPERM", hits
+named = [e for e in evs if e["output_fields"].get("agent.session") == sid and e["output_fields"].get("fd.sip") == "192.0.2.10"]
+assert named and all(e["output_fields"].get("fd.sip.name") == "allowed.bulkhead.test" for e in named), named
+print("host-name events ok")
+EOF
 echo "PASS"
