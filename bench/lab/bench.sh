@@ -13,7 +13,7 @@ cd "$LAB_REPO"
 
 OPBENCH=${OPBENCH:-$LAB_BUILD_DIR/bench/bulkhead-opbench}
 rounds=${BENCH_ROUNDS:-5}
-opbench_args=(--batches 9 --iters fork-exec=16 --iters getpid=50000 --iters openat-close=10000 --iters openat-missing=10000)
+opbench_args=(--batches 9 --iters fork-exec=16 --iters getpid=50000 --iters openat-close=10000 --iters openat-missing=10000 --iters connect-udp=5000)
 work=/tmp/bench
 protected=/tmp/bench-protected
 rules=$work/bench-rules.yaml

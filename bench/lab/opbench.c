@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // bulkhead-opbench: median nanoseconds per operation for the syscalls a file
-// guard taxes (openat+close, openat of a missing file, fork+exec) and one it
-// must not (getpid). Run it bare and under bulkhead in the same boot and
+// guard taxes (openat+close, openat of a missing file, fork+exec), the one
+// the net guard taxes (a UDP socket's connect, which runs the cgroup connect
+// hook without a handshake) and one nothing may tax (getpid). Run it bare and under bulkhead in the same boot and
 // compare ratios; absolute numbers under TCG mean nothing.
 //
 //   bulkhead-opbench [--dir DIR] [--batches N] [--only OP] [--iters OP=N]...
@@ -14,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -75,6 +79,24 @@ static int op_fork_exec(void)
 	return 0;
 }
 
+static int op_connect_udp(void)
+{
+	// A loopback destination: allowed by every bulkhead policy, so this
+	// measures the hook's lookups, not a denial.
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int op_getpid(void)
 {
 	// syscall(2) so no libc cache can answer in userspace.
@@ -91,6 +113,7 @@ static struct op ops[] = {
 	{ "openat-close", op_open_close, 20000 },
 	{ "openat-missing", op_open_missing, 20000 },
 	{ "fork-exec", op_fork_exec, 40 },
+	{ "connect-udp", op_connect_udp, 20000 },
 	{ "getpid", op_getpid, 200000 },
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
