@@ -30,6 +30,13 @@ level (agent.*); res (evt.res); path (fd.name); any other dotted key names an
 output_fields entry. Values are fnmatch globs; `session=current` means the
 session id of this run (BULKHEAD_SESSION inside it).
 
+With --level landlock the runner makes the level-2 table instead of passing
+or failing: each session case runs under `bulkhead run --level landlock` and
+is classified as `blocked ERRNO` (a denial reached the caller and no secret
+leaked), `detected` (not blocked, but the case's rule fired for the session)
+or `not-covered`; cases that expect the operation to work are `works` or
+`broken`. Lines go to results.txt as `LEVEL2 name: class`.
+
 Scripts get: BULKHEAD, ATTACK, E2E, E2E_LIB, REPO, EVENTS_LOG, DAEMON_PID,
 CASE, CASE_TMP (a fresh directory), WORKSPACE; the bash scripts can source
 $E2E_LIB (daemon_start, daemon_stop, daemon_pid, bpf_link_count,
@@ -302,6 +309,8 @@ class Runner:
         if "daemon" in reqs:
             reqs.add("bulkhead")
         for req in sorted(reqs):
+            if req == "bpf-lsm" and self.args.level:
+                continue  # the table says what the other level does with the case
             if req == "bpf-lsm" and "bpf" not in self.lsm.split(","):
                 return "SKIP", f"BPF LSM not active (lsm={self.lsm or 'unknown'})"
             if req.startswith("cmd:") and not shutil.which(req[4:]):
@@ -325,6 +334,8 @@ class Runner:
         except (CaseError, OSError, UnicodeDecodeError) as e:
             return stem, "FAIL", f"bad case file: {e}"
         print(f"\n==== {stem}: {case['NAME']}", flush=True)
+        if self.args.level and "RUN" not in case:
+            return stem, "SKIP", "not a session case"
         blocked = self.unmet(case)
         if blocked:
             return stem, blocked[0], blocked[1]
@@ -353,7 +364,8 @@ class Runner:
         if "RUN" in case:
             agent = case.get("AGENT", "test")
             wrapped = f'echo "{SESSION_TAG}${{BULKHEAD_SESSION-}}" >&2\n' + case["RUN"]
-            argv = [self.bulkhead, "run", "--agent", agent, "--", "sh", "-c", wrapped]
+            argv = [self.bulkhead, "run", "--agent", agent] + (["--level", self.args.level] if self.args.level else []) \
+                + ["--", "sh", "-c", wrapped]
             log.write(b"---- RUN (in a session):\n" + case["RUN"].encode() + b"\n")
             rc, out = self.run_argv(argv, env, timeout, log, "RUN")
         else:
@@ -361,6 +373,8 @@ class Runner:
         elapsed = time.monotonic() - started
 
         session, out = extract_session(out)
+        if self.args.level:
+            return self.classify(case, rc, out, session, offset, log)
         failures = []
         if rc is None:
             failures.append(f"timed out after {timeout}s")
@@ -401,6 +415,34 @@ class Runner:
         if failures:
             return "FAIL", "; ".join(failures)
         return "PASS", ""
+
+    def classify(self, case, rc, out, session, offset, log):
+        """The level-2 table's verdict for one case: ("LEVEL2", class)."""
+        leaked = [s for s in case["EXPECT_NOT_IN_OUTPUT"] if s.startswith("BULKHEAD-SECRET") and s.encode() in out]
+        expects_denial = ("EXPECT_ERRNO" in case or case.get("EXPECT_EXIT", "0") != "0" or
+                          any("errno=E" in s for s in case["EXPECT_OUTPUT"]) or
+                          any("exit=0" in s for s in case["EXPECT_NOT_IN_OUTPUT"]))
+        seen = [n for n in ("EPERM", "EACCES", "EXDEV")
+                if f"errno={n}".encode() in out or os.strerror(getattr(errno, n)).encode() in out]
+        if not expects_denial:
+            failures = [f"{s!r} not in the output" for s in case["EXPECT_OUTPUT"] if s.encode() not in out]
+            if "EXPECT_EXIT" in case and rc != int(case["EXPECT_EXIT"]):
+                failures.append(f"exit {rc}")
+            failures += self.check_events(case, session, offset, log)
+            if not failures and not leaked:
+                return "LEVEL2", "works"
+            if seen and not leaked:  # denied earlier than the case expects (seccomp before the observer)
+                return "LEVEL2", "blocked " + seen[0]
+            return "LEVEL2", "broken (" + "; ".join(failures) + ")"
+        if seen and not leaked:
+            return "LEVEL2", "blocked " + seen[0]
+        rules = [dict(parse_event_spec(s)).get("rule") for s in case["EXPECT_EVENT"]]
+        time.sleep(1.0)  # the daemon reads the ring buffer asynchronously
+        events, _ = self.events.read_since(offset)
+        fired = [r for r in rules if r and any(e.get("rule") == r and
+                 (e.get("output_fields") or {}).get("agent.session") == session for e in events)]
+        log.write(f"---- level {self.args.level}: denials {seen}, leaked {leaked}, fired {fired}\n".encode())
+        return "LEVEL2", "detected" if fired else "not-covered" + (" (leaked)" if leaked else "")
 
     def check_events(self, case, session, offset, log):
         expected = [(s, parse_event_spec(s)) for s in case["EXPECT_EVENT"]]
@@ -533,6 +575,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--repo", required=True)
     ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--level", choices=["landlock"], help="make the level-2 table (see above)")
     args = ap.parse_args()
     sys.exit(Runner(args).run())
 

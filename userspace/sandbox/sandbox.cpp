@@ -113,7 +113,18 @@ std::optional<rules::KernelPolicy> load_session_policy(const std::string& config
         *error = loaded.error().to_string();
         return std::nullopt;
     }
-    return std::move(loaded->compiled.policy);
+    rules::KernelPolicy policy = std::move(loaded->compiled.policy);
+    // The daemon's pinned programs and maps: at bpf-lsm its self guard keeps
+    // sessions out of bpffs; here Landlock must, or a session could unpin
+    // them (`bulkhead unload`) and leave the next daemon nothing to adopt.
+    rules::FileProtection pins;
+    pins.rule = "Self guard: bulkhead's pinned objects";
+    pins.file = "(built in)";
+    pins.verdict = rules::KernelVerdict::kDeny;
+    pins.ops = rules::kOpWrite | rules::kOpCreate | rules::kOpRename | rules::kOpUnlink | rules::kOpLink;
+    pins.targets = {{rules::TargetKind::kSubtree, cfg.pin_root}};
+    policy.files.push_back(std::move(pins));
+    return policy;
 }
 
 std::string gaps_text(const std::vector<Gap>& gaps) {
