@@ -528,6 +528,24 @@ std::string mount_prefixed(uint64_t kdev, const std::string& fs_path) {
     return fs_path;
 }
 
+// The path under which `tgid` holds the object (kdev, ino) open, or "".
+// The observer taints at the open's exit, so the reader still holds it
+// then; stat(2) of /proc/PID/fd/N names the object without opening it.
+std::string open_path_of(uint32_t tgid, uint64_t kdev, uint64_t ino) {
+    std::error_code ec;
+    const std::string dir = "/proc/" + std::to_string(tgid) + "/fd";
+    size_t seen = 0;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator() && seen++ < 4096;
+         it.increment(ec)) {
+        struct stat st{};
+        if (::stat(it->path().c_str(), &st) != 0 || st.st_ino != ino || kernel_dev(st.st_dev) != kdev)
+            continue;
+        auto target = fs::read_symlink(it->path(), ec);
+        return ec ? "" : events::escape_path(target.string());
+    }
+    return "";
+}
+
 // Names, priority, tags, output, action and risk of a kernel rule's event.
 void Daemon::apply_rule(events::Event& e, const std::string& name) {
     e.rule = name;
@@ -569,8 +587,11 @@ events::Event Daemon::publish(events::Event e) {
         uint32_t id = e.kind == "taint" ? e.rule_id : e.taint_rule_id;
         const auto& rules = policy_->plan.rules;
         std::string rule = id >= 1 && id <= rules.size() ? rules[id - 1].name : "rule #" + std::to_string(id);
-        e.taint = "read of inode " + std::to_string(e.kind == "taint" ? e.ino : e.taint_ino) + " under rule '" +
-                  rule + "'";
+        if (e.kind == "taint" && e.path.empty())
+            e.path = open_path_of(e.tgid, e.dev, e.ino);
+        e.taint = (e.kind == "taint" && !e.path.empty() ? "read of " + e.path
+                                                        : "read of inode " + std::to_string(e.kind == "taint" ? e.ino : e.taint_ino)) +
+                  " under rule '" + rule + "'";
         if (session && session->taint.empty())
             session->taint = e.taint;
         if (session && e.kind == "net")
