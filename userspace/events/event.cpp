@@ -603,16 +603,13 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["fd.sip.name"] = e.sip_name;
     if (!e.taint.empty())
         f["agent.taint"] = e.taint;
-    if (e.kind == "taint") {
+    if (e.kind == "taint" || e.kind == "ask") {  // about one file, named when known
         f["fd.ino"] = e.ino;
         f["fd.dev"] = e.dev;
         if (!e.path.empty())
             f["fd.name"] = e.path;
     }
     if (e.kind == "ask") {
-        f["fd.name"] = e.path;
-        f["fd.ino"] = e.ino;
-        f["fd.dev"] = e.dev;
         f["agent.ask_id"] = e.ask_id;
         if (!e.decided_by.empty())
             f["agent.decided_by"] = e.decided_by;

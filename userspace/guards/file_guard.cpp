@@ -138,6 +138,17 @@ struct Planner {
                               "': " + msg);
     }
 
+    // A target after `~` expansion: absolute and shorter than PATH_MAX, or an error.
+    bool usable_path(const FileProtection& p, const rules::FileTarget& t, const std::string& path) {
+        if (path.empty() || path[0] != '/')
+            error(p, "target '" + t.target + "' is not an absolute path");
+        else if (path.size() >= BH_PATH_MAX)
+            error(p, "target '" + t.target + "' is longer than PATH_MAX");
+        else
+            return true;
+        return false;
+    }
+
     void claim_inode(const FileProtection& p, const bh_inode_key& key, bh_guard_rule r,
                      const std::string& what) {
         auto& slot = plan.inodes[key];
@@ -290,10 +301,8 @@ struct Planner {
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0)
             return add_anywhere_pattern(p, t.target.substr(3), r);
         for (const auto& path : expand_home(t.target, in.homes)) {
-            if (path.empty() || path[0] != '/')
-                return error(p, "target '" + t.target + "' is not an absolute path");
-            if (path.size() >= BH_PATH_MAX)
-                return error(p, "target '" + t.target + "' is longer than PATH_MAX");
+            if (!usable_path(p, t, path))
+                return;
             fs::path fp_path(path);
             std::string dir = fp_path.parent_path().string();
             std::string leaf = fp_path.filename().string();
@@ -343,10 +352,8 @@ struct Planner {
                 return error(p, "'ask' holds existing files by inode; '" + t.target +
                                     "' names a directory tree or names anywhere, which it cannot hold (use 'block')");
             for (const auto& path : expand_home(t.target, in.homes)) {
-                if (path.empty() || path[0] != '/')
-                    return error(p, "target '" + t.target + "' is not an absolute path");
-                if (path.size() >= BH_PATH_MAX)
-                    return error(p, "target '" + t.target + "' is longer than PATH_MAX");
+                if (!usable_path(p, t, path))
+                    return;
                 fs::path fp_path(path);
                 std::string dir = fp_path.parent_path().string(), leaf = fp_path.filename().string();
                 if (has_star(dir))
