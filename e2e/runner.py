@@ -434,8 +434,15 @@ class Runner:
             if seen and not leaked:  # denied earlier than the case expects (seccomp before the observer)
                 return "LEVEL2", "blocked " + seen[0]
             return "LEVEL2", "broken (" + "; ".join(failures) + ")"
-        if seen and not leaked:
+        # Every step the case expects denied ("rename errno=EPERM") must be
+        # denied, with whatever errno this level gives.
+        steps = [x.split("errno=")[0] for x in case["EXPECT_OUTPUT"] if "errno=E" in x]
+        allowed = [p.strip() for p in steps
+                   if not any(f"{p}errno={n}".encode() in out for n in ("EPERM", "EACCES", "EXDEV"))]
+        if seen and not leaked and not allowed:
             return "LEVEL2", "blocked " + seen[0]
+        if seen and not leaked:
+            return "LEVEL2", "partly blocked (not: " + ", ".join(allowed) + ")"
         rules = [dict(parse_event_spec(s)).get("rule") for s in case["EXPECT_EVENT"]]
         time.sleep(1.0)  # the daemon reads the ring buffer asynchronously
         events, _ = self.events.read_since(offset)
