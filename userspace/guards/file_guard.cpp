@@ -40,6 +40,19 @@ namespace {
 
 bool has_star(const std::string& s) { return s.find('*') != std::string::npos; }
 
+// The entries of `dir` named `prefix*suffix`, as paths.
+std::vector<std::string> leaf_matches(const std::string& dir, const std::string& prefix, const std::string& suffix) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        std::string name = e.path().filename().string();
+        if (name.size() >= prefix.size() + suffix.size() && !name.compare(0, prefix.size(), prefix) &&
+            !name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+            out.push_back(e.path().string());
+    }
+    return out;
+}
+
 // `~/x` → one target per home; anything else unchanged.
 std::vector<std::string> expand_home(const std::string& t, const std::vector<std::string>& homes) {
     if (t.rfind("~/", 0) != 0)
@@ -186,20 +199,15 @@ struct Planner {
             return error(p, why);
         // What matches today is also protected by inode, so another name for
         // it (a hard link made before the policy) cannot reach it.
-        std::error_code ec;
-        std::string prefix(g.prefix, g.prefix_len), suffix(g.suffix, g.suffix_len);
-        for (const auto& e : fs::directory_iterator(dir, ec)) {
-            std::string name = e.path().filename().string();
-            if (name.size() < prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) ||
-                name.compare(name.size() - suffix.size(), suffix.size(), suffix))
-                continue;
+        for (const auto& path : leaf_matches(dir, std::string(g.prefix, g.prefix_len),
+                                             std::string(g.suffix, g.suffix_len))) {
             bh_inode_key file;
-            if (!stat_key(e.path().string(), &file))
+            if (!stat_key(path, &file))
                 continue;
-            *fp += e.path().string() + "=" + std::to_string(file.dev) + ":" + std::to_string(file.ino) + ";";
+            *fp += path + "=" + std::to_string(file.dev) + ":" + std::to_string(file.ino) + ";";
             bh_guard_rule exact = r;
             exact.match = BH_MATCH_EXACT;
-            claim_inode(p, file, exact, e.path().string());
+            claim_inode(p, file, exact, path);
         }
         auto& d = plan.dirs[key];
         int free_slot = -1;
@@ -366,13 +374,7 @@ struct Planner {
                     std::string prefix = leaf.substr(0, star), suffix = leaf.substr(star + 1);
                     if (has_star(suffix))
                         return error(p, "more than one '*' in the name '" + leaf + "'");
-                    std::error_code ec;
-                    for (const auto& e : fs::directory_iterator(dir, ec)) {
-                        std::string name = e.path().filename().string();
-                        if (name.size() >= prefix.size() + suffix.size() && !name.compare(0, prefix.size(), prefix) &&
-                            !name.compare(name.size() - suffix.size(), suffix.size(), suffix))
-                            files.push_back(e.path().string());
-                    }
+                    files = leaf_matches(dir, prefix, suffix);
                 }
                 bool any = false;
                 for (const auto& f : files) {
