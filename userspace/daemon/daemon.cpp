@@ -502,11 +502,8 @@ void enrich_from_proc(events::Event& e) {
             args.pop_back();
         e.cmdline = events::escape_path(args.empty() ? e.comm : e.comm + " " + args);
     }
-    if (e.pname.empty() && e.ppid) {
-        e.pname = session::read_proc("/proc/" + std::to_string(e.ppid) + "/comm", 64);
-        if (!e.pname.empty() && e.pname.back() == '\n')
-            e.pname.pop_back();
-    }
+    if (e.pname.empty() && e.ppid)
+        e.pname = session::comm_of(e.ppid);
 }
 
 // Inode hooks see no vfsmount, so their paths stop at the filesystem's
@@ -995,10 +992,7 @@ json Daemon::decide(const Client& c, const json& req) {
         return {{"ok", false},
                 {"error", "ask: only root or the owner of session " + std::to_string(held->session_id) +
                               " can answer " + id}};
-    ask::DecidedBy by{c.peer.uid, c.peer.pid, ""};
-    by.name = session::read_proc("/proc/" + std::to_string(c.peer.pid) + "/comm", 64);
-    if (!by.name.empty() && by.name.back() == '\n')
-        by.name.pop_back();
+    ask::DecidedBy by{c.peer.uid, c.peer.pid, session::comm_of(static_cast<uint32_t>(c.peer.pid))};
     auto r = asks_->decide(id, decision == "allow" ? ask::Decision::kAllow : ask::Decision::kDeny,
                            scope == "session" ? ask::Scope::kSession : ask::Scope::kOnce, by);
     arm_ask_timer();

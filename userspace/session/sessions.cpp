@@ -80,6 +80,13 @@ std::string read_proc(const std::string& path, size_t limit) {
     return out;
 }
 
+std::string comm_of(uint32_t pid) {
+    std::string comm = read_proc("/proc/" + std::to_string(pid) + "/comm", 64);
+    if (!comm.empty() && comm.back() == '\n')
+        comm.pop_back();
+    return comm;
+}
+
 std::string container_id_of(uint32_t pid) {
     std::string all = read_proc("/proc/" + std::to_string(pid) + "/cgroup", 64 * 1024);
     static const std::regex id_re("(?:docker-|cri-containerd-|crio-|libpod-|/docker/|/kubepods[^\n]*/)"

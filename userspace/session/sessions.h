@@ -46,6 +46,9 @@ std::optional<std::string> cgroup_of(uint32_t pid);
 // mid-read (ESRCH), which once ended the daemon.
 std::string read_proc(const std::string& path, size_t limit);
 
+// A process's comm, without the newline; "" when it is gone.
+std::string comm_of(uint32_t pid);
+
 // The container id (64 hex) from a process's cgroup path, or "".
 std::string container_id_of(uint32_t pid);
 
