@@ -550,7 +550,6 @@ std::string output_line(const Event& e) {
 
 nlohmann::json to_json(const Event& e, const std::string& hostname) {
     nlohmann::json f;
-    f["agent.session"] = std::to_string(e.session);
     f["agent.name"] = e.agent;
     f["agent.verdict"] = e.verdict;
     f["agent.level"] = e.level;
