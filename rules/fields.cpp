@@ -84,6 +84,7 @@ constexpr std::array kFields = {
     FieldInfo{"agent.verdict", F::kAgentVerdict, T::kString, A::kNone, "the kernel's verdict: deny, audit, allow"},
     FieldInfo{"agent.level", F::kAgentLevel, T::kString, A::kNone, "enforcement level in force"},
     FieldInfo{"agent.tainted", F::kAgentTainted, T::kBool, A::kNone, "the session read a secret (a rule with taint fired)"},
+    FieldInfo{"tool.input", F::kToolInput, T::kString, A::kName, "a tool call's input by key (tool.input.command), source tool_call"},
 };
 static_assert(kFields.size() == static_cast<size_t>(FieldId::kCount));
 
@@ -147,11 +148,14 @@ std::string unsupported_field_reason(std::string_view name) {
 
 bool resolve_field(std::string_view name, std::string_view arg, bool has_arg, FieldRef* out,
                    std::string* error) {
-    // `evt.arg.flags` is the dotted spelling of `evt.arg[flags]`.
-    if (!has_arg && name.substr(0, 8) == "evt.arg." && name.size() > 8) {
-        arg = name.substr(8);
-        name = "evt.arg";
-        has_arg = true;
+    // `evt.arg.flags` is the dotted spelling of `evt.arg[flags]`, and
+    // `tool.input.command` of `tool.input[command]`.
+    for (std::string_view prefix : {std::string_view("evt.arg."), std::string_view("tool.input.")}) {
+        if (!has_arg && name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) {
+            arg = name.substr(prefix.size());
+            name = name.substr(0, prefix.size() - 1);
+            has_arg = true;
+        }
     }
     const FieldInfo* info = find_field(name);
     if (!info) {

@@ -39,6 +39,7 @@ enum class FieldId : uint16_t {
     kContainerId, kContainerImageRepository, kContainerPrivileged, kK8sNsName, kK8sPodName,
     kAgentSession, kAgentName, kAgentPid, kAgentWorkspace, kAgentRisk, kAgentToolUseId,
     kAgentToolName, kAgentVerdict, kAgentLevel, kAgentTainted,
+    kToolInput,
     kCount,
 };
 

@@ -73,6 +73,7 @@ std::string_view to_string(Placement placement) {
         case Placement::kUserspace: return "userspace";
         case Placement::kUnsupported: return "unsupported";
         case Placement::kDisabled: return "disabled";
+        case Placement::kHook: return "hook";
     }
     return "?";
 }
@@ -84,6 +85,12 @@ KernelCompilation analyze_kernel_policy(const RuleSet& rules) {
         const Placement failed = needs_kernel(rule.action) ? Placement::kUnsupported : Placement::kUserspace;
         if (!rule.enabled) {
             report.placement = Placement::kDisabled;
+        } else if (rule.source == kToolCallSource) {
+            report.placement = Placement::kHook;
+            if (!rule.taint.empty()) {
+                report.placement = Placement::kUnsupported;
+                report.reason = "'taint' marks a session when it reads a secret; a tool call reads nothing yet";
+            }
         } else if (rule.source != "syscall") {
             report.placement = failed;
             report.reason = "source '" + rule.source + "' is not seen by the kernel file guard";

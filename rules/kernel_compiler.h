@@ -22,9 +22,14 @@ enum class Placement : uint8_t {
     kUserspace,    // evaluated in userspace only (reason says why)
     kUnsupported,  // block/ask rule the kernel cannot enforce (an error)
     kDisabled,     // `enabled: false`
+    kHook,         // source tool_call: the agent's hooks enforce it before the tool runs
 };
 
 std::string_view to_string(Placement placement);
+
+// Rules of this source judge an agent's tool call (its name and input) in
+// `bulkhead hook`, before the tool runs; the kernel never sees them.
+inline constexpr std::string_view kToolCallSource = "tool_call";
 
 struct RuleReport {
     std::string rule;

@@ -805,7 +805,7 @@ private:
             if (auto ok = check_regexes(**expanded); !ok) {
                 return error(at, object + ": " + ok.error().message);
             }
-            if (info.rule.source != "syscall") {
+            if (info.rule.source != "syscall" && info.rule.source != kToolCallSource) {
                 // Plugin fields (ct.*, k8s audit's ka.*) are not ours to check.
                 info.rule.unsupported = "source '" + info.rule.source + "' is a plugin source bulkhead does not provide";
             } else {

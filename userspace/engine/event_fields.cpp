@@ -81,6 +81,16 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
         const std::string* v = e_.evt_arg(field.arg);
         return v && str(*v, out);
     }
+    case FieldId::kToolInput: {
+        if (!e_.tool_input.is_object()) return false;
+        auto it = e_.tool_input.find(field.arg);
+        if (it == e_.tool_input.end() || it->is_null()) return false;
+        if (it->is_string()) return str(it->get_ref<const std::string&>(), out);
+        auto cached = tool_input_.find(field.arg);
+        if (cached == tool_input_.end())
+            cached = tool_input_.emplace(field.arg, it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).first;
+        return str(cached->second, out);
+    }
     case FieldId::kEvtArgs: {
         if (e_.evt_args.empty()) return false;
         args_.clear();

@@ -2,6 +2,7 @@
 // A daemon event seen through Falco's field names, for the rule evaluator.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "events/event.h"
@@ -25,6 +26,7 @@ private:
     // it was handed for the whole event.
     mutable std::string res_;
     mutable std::string args_;
+    mutable std::map<std::string, std::string, std::less<>> tool_input_;  // non-string values, dumped
 };
 
 }  // namespace bulkhead::engine

@@ -514,6 +514,10 @@ std::string output_line(const Event& e) {
                " exe=" + e.exe + " pid=" + std::to_string(e.tgid) + ")";
     std::string by = " by " + e.comm + " (pid=" + std::to_string(e.tgid) + " exe=" + e.exe +
                      " session=" + std::to_string(e.session) + " agent=" + e.agent + ")";
+    if (e.kind == "tool")
+        return "Tool call " + e.tool_name + " (" + e.tool_use_id + "): " + e.detail + by;
+    if (e.kind == "risk" || e.kind == "action")
+        return e.detail + by;
     if (e.kind == "exec")
         return "Session ran " + e.exe + (e.exe_from_memfd ? " (memfd)" : "") + ": " + e.cmdline +
                (e.args_truncated ? "..." : "") + by;
@@ -629,6 +633,10 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
     }
     if (e.risk)
         f["agent.risk"] = e.risk;
+    if (e.session)
+        f["agent.session_risk"] = e.session_risk;
+    if (e.kind == "tool" && !e.tool_input.is_null())
+        f["agent.tool_input"] = e.tool_input;
     // A rule's own output fields win over the defaults above.
     for (auto it = e.output_fields.begin(); it != e.output_fields.end(); ++it)
         f[it.key()] = it.value();

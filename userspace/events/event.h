@@ -17,7 +17,9 @@ namespace bulkhead::events {
 struct Event {
     std::string kind;        // "file", "session", "self-guard", "drops",
                              // observer: "exec", "net", "syscall";
-                             // "ask": an operation held for a human, or its answer
+                             // "ask": an operation held for a human, or its answer;
+                             // "tool": an agent's tool call, judged by its hook;
+                             // "risk": a session's risk crossed a threshold
     uint64_t ts_boot_ns = 0; // kernel boot-time clock
     int64_t time_unix_ns = 0;
     uint64_t session = 0;
@@ -53,11 +55,13 @@ struct Event {
     std::string output;      // the rule's output, %fields substituted ("" = default line)
     nlohmann::json output_fields = nlohmann::json::object();  // typed, by Falco field name
     int risk = 0;            // risk the rule added to the session
+    int64_t session_risk = 0;  // the session's risk after this event
     std::string action;      // the rule's action: audit, block, ask, kill, promote
     // Session context (daemon's session table, agent hooks).
     std::string workspace;
     std::string tool_use_id;
     std::string tool_name;
+    nlohmann::json tool_input;  // a tool call's input as the agent sent it (kind "tool")
 
     // The task's executable (file and exec events; session events use dev/ino).
     uint64_t exe_dev = 0, exe_ino = 0;
