@@ -13,6 +13,18 @@ namespace bulkhead::commands {
 int status(const std::string& socket, bool json);
 int events(const std::string& socket, bool follow, bool json, const std::optional<std::string>& session);
 int sessions(const std::string& socket, bool json);
+// `bulkhead sessions show ID`: the session's story, tool call by tool call.
+int session_show(const std::string& socket, const std::string& id, bool json);
+// `bulkhead sessions thaw ID`: resumes a session a risk threshold froze.
+int session_thaw(const std::string& socket, const std::string& id);
+// `bulkhead hook AGENT`: the agent's hook handler (stdin JSON, stdout JSON).
+int hook(const std::string& agent, const std::string& socket, const std::string& unreachable);
+// `bulkhead install-hooks`: adds (or removes) the hook handler in an agent's settings.
+struct InstallHooksOptions {
+    std::string agent, scope, project_dir, hook_socket, unreachable;
+    bool uninstall = false;
+};
+int install_hooks(const InstallHooksOptions& o);
 int unload(const std::string& pin_root);
 int reload(const std::string& socket);
 // `bulkhead approve|deny ID [--session]`: answers a held `ask` request.

@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
     daemon->add_flag("--with-default-rules", with_default_rules,
                      "Load the shipped agents.yaml before the --rules files");
     daemon->add_option("--events-log", events_log, "Append events as Falco-style JSON lines");
+    std::string daemon_hook_socket;
+    daemon->add_option("--hook-socket", daemon_hook_socket,
+                       "Socket the agents' hooks report tool calls on (default /run/bulkhead/hook.sock)");
     daemon->add_flag("--replace", replace, "Load fresh programs even if pinned ones exist");
     daemon->add_flag("--quiet", quiet, "Do not print events on standard output");
 
@@ -110,8 +113,50 @@ int main(int argc, char** argv) {
     auto* status = app.add_subcommand("status", "Is the daemon running, at which level, adopted or fresh");
     status->add_flag("--json", as_json, "Machine-readable output");
 
-    auto* sessions = app.add_subcommand("sessions", "List agent sessions and their denied/audited counts");
+    auto* sessions = app.add_subcommand(
+        "sessions", "List agent sessions: agent, user, start, level, state, risk, denied/audited counts");
     sessions->add_flag("--json", as_json, "Machine-readable output");
+    std::string session_id;
+    auto* sessions_show = sessions->add_subcommand(
+        "show",
+        "Tell a session's story: each tool call the agent's hooks reported, what the kernel did under it,\n"
+        "  and how the risk moved. Example: bulkhead sessions show 1790000000000001");
+    sessions_show->add_option("id", session_id, "The session's id (from `bulkhead sessions`)")->required();
+    sessions_show->add_flag("--json", as_json, "Machine-readable output");
+    auto* sessions_thaw = sessions->add_subcommand(
+        "thaw", "Resume a session a risk threshold froze (root or the session's owner)");
+    sessions_thaw->add_option("id", session_id, "The session's id")->required();
+
+    std::string hook_agent, hook_socket = "/run/bulkhead/hook.sock", unreachable = "deny-writes";
+    auto* hook = app.add_subcommand(
+        "hook",
+        "The hook handler an agent runs around each tool call (stdin: the agent's JSON; stdout: its answer).\n"
+        "  Denies calls that block rules forbid, with the rule, so the model can act on it; tags the\n"
+        "  kernel events the call causes with its tool_use_id; afterwards feeds back what the kernel denied.\n"
+        "  Installed by `bulkhead install-hooks`; you do not run it by hand.");
+    hook->add_option("agent", hook_agent, "claude-code, codex or gemini")->required();
+    hook->add_option("--hook-socket", hook_socket, "The daemon's hook socket")->capture_default_str();
+    hook->add_option("--unreachable", unreachable,
+                     "No daemon: deny-writes (deny shell, write and MCP tools), deny (every tool) or allow")
+        ->capture_default_str();
+
+    commands::InstallHooksOptions install{"", "user", "", "/run/bulkhead/hook.sock", "deny-writes", false};
+    auto* install_hooks = app.add_subcommand(
+        "install-hooks",
+        "Add bulkhead's hook to an agent's settings (keeps every other hook, backs the file up first,\n"
+        "  idempotent). Example: bulkhead install-hooks --agent claude-code\n"
+        "  Undo: bulkhead install-hooks --agent claude-code --uninstall");
+    install_hooks->add_option("--agent", install.agent, "claude-code, codex or gemini")->required();
+    install_hooks->add_option("--scope", install.scope,
+                              "user (~/.claude/settings.json ...), project (.claude/settings.json in --project)\n"
+                              "or managed (/etc/claude-code/managed-settings.json, org policy)")
+        ->capture_default_str();
+    install_hooks->add_option("--project", install.project_dir, "The project for --scope project (default: .)");
+    install_hooks->add_option("--hook-socket", install.hook_socket, "The hook socket the handler will use")
+        ->capture_default_str();
+    install_hooks->add_option("--unreachable", install.unreachable, "The handler's policy when no daemon answers")
+        ->capture_default_str();
+    install_hooks->add_flag("--uninstall", install.uninstall, "Remove bulkhead's hook instead");
 
     std::string ask_id;
     bool for_session = false;
@@ -198,6 +243,8 @@ int main(int argc, char** argv) {
                 o.config.events_log = events_log;
             if (app.get_option("--socket")->count())
                 o.config.socket = socket;
+            if (!daemon_hook_socket.empty())
+                o.config.hook_socket = daemon_hook_socket;
             o.replace = replace;
             o.quiet = quiet;
             return daemon::run(o);
@@ -219,8 +266,16 @@ int main(int argc, char** argv) {
             return commands::events(socket, follow, as_json, session_filter);
         if (*status)
             return commands::status(socket, as_json);
+        if (*sessions_show)
+            return commands::session_show(socket, session_id, as_json);
+        if (*sessions_thaw)
+            return commands::session_thaw(socket, session_id);
         if (*sessions)
             return commands::sessions(socket, as_json);
+        if (*hook)
+            return commands::hook(hook_agent, hook_socket, unreachable);
+        if (*install_hooks)
+            return commands::install_hooks(install);
         if (*unload)
             return commands::unload(pin_root);
         if (*approve || *deny)

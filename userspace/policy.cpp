@@ -23,7 +23,7 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
     auto compiled = rules::compile_kernel_policy(*rs);
     if (!compiled)
         return compiled.error();
-    LoadedPolicy p{std::move(*rs), std::move(*compiled), {}, {}, {}, nullptr};
+    LoadedPolicy p{std::move(*rs), std::move(*compiled), {}, {}, {}, nullptr, nullptr};
     for (const auto& r : p.rules.rules)
         p.tags[r.name] = r.tags;
     p.plan = guards::plan_file_policy(p.compiled.policy, inputs);
@@ -37,6 +37,19 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
     if (!evaluator)
         return evaluator.error();
     p.evaluator = std::make_shared<const rules::Evaluator>(std::move(*evaluator));
+    std::vector<bool> hook(shared->rules.size(), false);
+    for (size_t i = 0; i < hook.size(); ++i) {
+        const auto& rule = shared->rules[i];
+        auto placement = p.compiled.report[i].placement;
+        hook[i] = rule.unsupported.empty() &&
+                  (placement == rules::Placement::kHook ||
+                   (placement == rules::Placement::kKernel &&
+                    (rule.action == rules::Action::kBlock || rule.action == rules::Action::kAsk)));
+    }
+    auto hook_evaluator = rules::Evaluator::build(shared, std::move(hook));
+    if (!hook_evaluator)
+        return hook_evaluator.error();
+    p.hook_evaluator = std::make_shared<const rules::Evaluator>(std::move(*hook_evaluator));
     return p;
 }
 

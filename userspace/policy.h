@@ -22,6 +22,10 @@ struct LoadedPolicy {
     std::map<std::string, std::vector<std::string>> tags;  // rule name → tags
     // Runs the userspace rules on events; renders every rule's output.
     std::shared_ptr<const rules::Evaluator> evaluator;
+    // Judges an agent's tool call before it runs (`bulkhead hook`): the
+    // tool_call rules, and the kernel's block and ask rules, so a file the
+    // kernel would deny is refused to the tool call already, with the rule.
+    std::shared_ptr<const rules::Evaluator> hook_evaluator;
 };
 
 // Returns an error text naming file:line and the rule on any failure.

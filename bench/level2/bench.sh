@@ -31,6 +31,7 @@ stop_daemon() {
 trap 'stop_daemon; rm -rf "$tmp"' EXIT
 cat >"$tmp/config.yaml" <<EOF
 socket: $tmp/control.sock
+hook_socket: $tmp/hook.sock
 pin_root: $pin
 spool_root: $tmp/spool
 EOF

@@ -46,6 +46,7 @@ rules_dir=$(cd "$(dirname "$0")/../../rules/sets" && pwd)
 cat >"$tmp/config.yaml" <<EOF
 rules: [$rules_dir/agents.yaml, $tmp/ask.yaml]
 socket: $tmp/control.sock
+hook_socket: $tmp/hook.sock
 pin_root: $pin
 spool_root: $tmp/spool
 ask_timeout_seconds: 3

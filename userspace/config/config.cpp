@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -68,7 +69,8 @@ std::optional<Config> load(const std::string& path, std::string* error) {
     }
     static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
                                              "agents", "exporters", "spool_root", "metrics", "taint_allow",
-                                             "ask_timeout_seconds", "nameservers"};
+                                             "ask_timeout_seconds", "nameservers", "hook_socket",
+                                             "risk_thresholds"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -81,6 +83,33 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                 c.rules = v.as<std::vector<std::string>>();
             } else if (key == "socket") {
                 c.socket = v.as<std::string>();
+            } else if (key == "hook_socket") {
+                c.hook_socket = v.as<std::string>();
+            } else if (key == "risk_thresholds") {
+                if (!v.IsSequence()) {
+                    *error = "config: " + where(path, v) + "risk_thresholds must be a list of {at, action}";
+                    return std::nullopt;
+                }
+                for (const auto& t : v) {
+                    if (!t.IsMap() || !t["at"] || !t["action"] || t.size() != 2) {
+                        *error = "config: " + where(path, t) + "a risk threshold is {at: N, action: notify|freeze|kill|promote}";
+                        return std::nullopt;
+                    }
+                    RiskThreshold r{t["at"].as<int64_t>(), t["action"].as<std::string>()};
+                    static const std::set<std::string> actions{"notify", "freeze", "kill", "promote"};
+                    if (!actions.count(r.action)) {
+                        *error = "config: " + where(path, t["action"]) + "unknown risk action '" + r.action +
+                                 "' (notify, freeze, kill or promote)";
+                        return std::nullopt;
+                    }
+                    if (r.at < 1 || r.at > 1000000) {
+                        *error = "config: " + where(path, t["at"]) + "a risk threshold must be 1..1000000";
+                        return std::nullopt;
+                    }
+                    c.risk_thresholds.push_back(r);
+                }
+                std::stable_sort(c.risk_thresholds.begin(), c.risk_thresholds.end(),
+                                 [](const RiskThreshold& a, const RiskThreshold& b) { return a.at < b.at; });
             } else if (key == "events_log") {
                 c.events_log = v.as<std::string>();
             } else if (key == "pin_root") {

@@ -2,6 +2,7 @@
 // The daemon's configuration file (/etc/bulkhead/bulkhead.yaml).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,9 +16,22 @@ struct AgentKind {
     std::vector<std::string> executables;  // `~/` expands to every home
 };
 
+// When a session's risk reaches `at`, the daemon does `action` once:
+// notify (an event), freeze (cgroup freezer), kill (cgroup.kill) or promote
+// (to a microVM; without a microVM backend the session is frozen instead and
+// the event says so).
+struct RiskThreshold {
+    int64_t at = 0;
+    std::string action;
+};
+
 struct Config {
     std::vector<std::string> rules;        // rule files, loaded in order
     std::string socket = "/run/bulkhead/control.sock";
+    // Agents' hooks (`bulkhead hook AGENT`) run as the agent's user: this
+    // socket is world-writable and serves only tool-call reports, each for
+    // the caller's own session.
+    std::string hook_socket = "/run/bulkhead/hook.sock";
     std::string events_log;                // JSON lines; "" = none
     std::string pin_root = "/sys/fs/bpf/bulkhead";
     int rescan_seconds = 2;                // re-resolve protected paths
@@ -34,6 +48,7 @@ struct Config {
     std::vector<std::string> nameservers;
     // How long an `ask` holds an operation for a human before denying it.
     int ask_timeout_seconds = 60;
+    std::vector<RiskThreshold> risk_thresholds;  // ascending by `at`
 };
 
 // The shipped agent kinds and their executables (agent discovery).

@@ -92,7 +92,7 @@ std::optional<Peer> peer_of(int fd) {
     return Peer{cred.pid, cred.uid, cred.gid};
 }
 
-Fd listen_unix(const std::string& path) {
+Fd listen_unix(const std::string& path, unsigned mode) {
     std::error_code ec;
     std::filesystem::path dir = std::filesystem::path(path).parent_path();
     std::filesystem::create_directories(dir, ec);
@@ -104,7 +104,7 @@ Fd listen_unix(const std::string& path) {
     ::unlink(path.c_str());
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
         throw FatalError(errno_message("control: cannot bind " + path, errno));
-    ::chmod(path.c_str(), 0600);
+    ::chmod(path.c_str(), mode);
     if (::listen(fd.get(), 64) != 0)
         throw FatalError(errno_message("control: cannot listen on " + path, errno));
     return fd;

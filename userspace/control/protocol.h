@@ -42,7 +42,7 @@ struct Peer {
 };
 std::optional<Peer> peer_of(int fd);
 
-// A listening socket at path (parent created 0755, socket 0600).
-Fd listen_unix(const std::string& path);
+// A listening socket at path (parent created 0755, socket `mode`).
+Fd listen_unix(const std::string& path, unsigned mode = 0600);
 
 }  // namespace bulkhead::control

@@ -51,6 +51,8 @@
 #include "guards/map_keys.h"
 #include "policy.h"
 #include "session/sessions.h"
+#include "session/tool_calls.h"
+#include "hooks/tools.h"
 
 namespace bulkhead::daemon {
 
@@ -71,6 +73,7 @@ struct Client {
     std::string out;
     bool subscribed = false;
     std::optional<uint64_t> session_filter;
+    bool hook = false;  // came in on the hook socket: tool-call reports only
 };
 
 // The session table as gRPC threads read it: a locked copy the daemon's
@@ -145,7 +148,7 @@ private:
     void evaluate(const events::Event& e);
     void act(const events::Event& alert);
 
-    void accept_clients();
+    void accept_clients(int listen_fd, bool hook);
     void on_client(int fd, uint32_t events);
     void handle_request(Client& c, const std::string& line);
     void send(Client& c, const json& msg);
@@ -156,6 +159,18 @@ private:
     json status();
     json start_session(const Client& c, const json& req);
     json end_session(const json& req);
+    json session_show(const json& req);
+    json thaw(const Client& c, const json& req);
+
+    // Agents' hooks (userspace/hooks/): tool calls judged before they run,
+    // kernel events tagged with the call that caused them.
+    json tool_call(const Client& c, const json& req);
+    std::vector<std::pair<const rules::Rule*, std::string>> judge_tool_call(const events::Event& call,
+                                                                           hooks::ToolKind kind);
+    // Risk thresholds (config risk_thresholds): act once per crossing.
+    void check_risk(session::Session& s, const events::Event& cause);
+    std::string freeze(session::Session& s, bool frozen);
+    std::string kill_session(session::Session* s, uint32_t tgid);
 
     // ask (userspace/ask/): fanotify holds the opens and execs of the files
     // `ask` rules name until a human answers over the control socket.
@@ -175,7 +190,8 @@ private:
     session::Table sessions_;
     std::string cgroup_root_;
     ring_buffer* ring_ = nullptr;
-    Fd epoll_, listen_, signal_fd_, timer_;
+    Fd epoll_, listen_, hook_listen_, signal_fd_, timer_;
+    session::ToolCalls tool_calls_;
     std::map<int, Client> clients_;
     std::deque<json> recent_;
     std::ofstream events_log_;
@@ -302,6 +318,8 @@ void Daemon::restore_sessions() {
                 x.workspace = s.value("workspace", "");
                 x.cgroup = s.value("cgroup", "");
                 x.risk = s.value("risk", int64_t{0});
+                for (const auto& t : opts_.config.risk_thresholds)  // acted on before the restart
+                    x.thresholds_crossed += x.risk >= t.at;
                 x.cgroup_id = s.value("cgroup_id", 0ull);
                 x.start_unix_ns = s.value("start_unix_ns", 0ll);
                 x.leader_pid = s.value("leader_pid", 0u);
@@ -580,6 +598,12 @@ events::Event Daemon::publish(events::Event e) {
     }
     if (session && !session->level.empty())
         e.level = session->level;
+    // The tool call that was running, as the agent's hooks reported it.
+    if (session && e.kind != "tool" && e.tool_use_id.empty())
+        if (const auto* call = tool_calls_.active_at(session->id, e.time_unix_ns)) {
+            e.tool_use_id = call->id;
+            e.tool_name = call->name;
+        }
     if (policy_ && (e.kind == "taint" || e.taint_rule_id)) {
         uint32_t id = e.kind == "taint" ? e.rule_id : e.taint_rule_id;
         const auto& rules = policy_->plan.rules;
@@ -633,10 +657,25 @@ events::Event Daemon::publish(events::Event e) {
     }
     if (session) {
         session->risk += e.risk;
+        e.session_risk = session->risk;
         if (e.verdict == "deny")
             ++session->denied;
         else if (e.verdict == "audit")
             ++session->audited;
+        // What the kernel did during a tool call is its hook's feedback.
+        if (e.kind != "tool" && !e.tool_use_id.empty())
+            if (auto* call = tool_calls_.active_at(session->id, e.time_unix_ns); call && call->id == e.tool_use_id) {
+                if (e.verdict == "deny") {
+                    ++call->denied;
+                    if (call->denials.size() < session::ToolCalls::kMaxDenials)
+                        call->denials.push_back(
+                            e.op + (e.path.empty() ? "" : " of " + e.path) +
+                            (e.err ? " (" + events::errno_name(e.err) + ")" : "") +
+                            (e.rule.empty() ? "" : " by rule '" + e.rule + "'"));
+                } else if (e.verdict == "audit") {
+                    ++call->audited;
+                }
+            }
     }
     if (hub_)
         hub_->publish(e);
@@ -656,6 +695,8 @@ events::Event Daemon::publish(events::Event e) {
             continue;
         send(c, j);
     }
+    if (session && e.risk > 0)
+        check_risk(*session, e);
     return e;
 }
 
@@ -781,17 +822,84 @@ void Daemon::act(const events::Event& alert) {
     if (alert.action == "promote") {
         // vmguard (issue 7) is not built yet: say so instead of pretending.
         note.detail = "promote requested by rule '" + alert.rule + "': no microVM backend in this build";
-    } else if (s && !s->cgroup.empty()) {
-        std::ofstream kill_file(s->cgroup + "/cgroup.kill");
-        kill_file << "1" << std::flush;
-        note.detail = kill_file ? "killed every process of session " + std::to_string(s->id)
-                                : "could not write " + s->cgroup + "/cgroup.kill";
-    } else if (alert.tgid) {
-        note.detail = ::kill(static_cast<pid_t>(alert.tgid), SIGKILL) == 0
-                          ? "killed pid " + std::to_string(alert.tgid)
-                          : "kill " + std::to_string(alert.tgid) + ": " + std::strerror(errno);
+        if (s)
+            note.detail += "; " + freeze(*s, /* frozen = */ true) + " pending a human decision";
+    } else {
+        note.detail = kill_session(s, alert.tgid);
     }
     publish(note);
+}
+
+// Every process of the session (its cgroup), or the one process when the
+// session has no cgroup of its own (a discovered agent).
+std::string Daemon::kill_session(session::Session* s, uint32_t tgid) {
+    if (s && !s->cgroup.empty()) {
+        std::ofstream kill_file(s->cgroup + "/cgroup.kill");
+        kill_file << "1" << std::flush;
+        if (!kill_file)
+            return "could not write " + s->cgroup + "/cgroup.kill";
+        s->state = "killed";
+        return "killed every process of session " + std::to_string(s->id);
+    }
+    if (!tgid)
+        return "nothing to kill: the session has no cgroup and the event no process";
+    return ::kill(static_cast<pid_t>(tgid), SIGKILL) == 0 ? "killed pid " + std::to_string(tgid)
+                                                          : "kill " + std::to_string(tgid) + ": " + std::strerror(errno);
+}
+
+// cgroup v2's freezer stops every process of the session where it stands;
+// thawing resumes them. A session without a cgroup cannot be frozen.
+std::string Daemon::freeze(session::Session& s, bool frozen) {
+    if (s.cgroup.empty())
+        return "session " + std::to_string(s.id) + " has no cgroup of its own (a discovered agent), so it cannot be " +
+               (frozen ? "frozen" : "thawed");
+    std::ofstream f(s.cgroup + "/cgroup.freeze");
+    f << (frozen ? "1" : "0") << std::flush;
+    if (!f)
+        return errno_message("could not write " + s.cgroup + "/cgroup.freeze", errno);
+    s.state = frozen ? "frozen" : "active";
+    return std::string(frozen ? "froze" : "thawed") + " every process of session " + std::to_string(s.id);
+}
+
+void Daemon::check_risk(session::Session& s, const events::Event& cause) {
+    const auto& thresholds = opts_.config.risk_thresholds;
+    while (s.thresholds_crossed < thresholds.size() && s.risk >= thresholds[s.thresholds_crossed].at) {
+        const auto& t = thresholds[s.thresholds_crossed++];
+        events::Event note;
+        note.kind = "risk";
+        timespec now{};
+        clock_gettime(CLOCK_REALTIME, &now);
+        note.time_unix_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+        note.session = s.id;
+        note.tgid = cause.tgid;
+        note.comm = cause.comm;
+        note.exe = cause.exe;
+        note.rule = "Session risk threshold";
+        note.priority = t.action == "notify" ? "Warning" : "Critical";
+        note.tags = {"bulkhead", "risk"};
+        note.verdict = "audit";
+        note.action = t.action;
+        note.op = t.action;
+        note.tool_use_id = cause.tool_use_id;
+        note.tool_name = cause.tool_name;
+        note.detail = "Session risk " + std::to_string(s.risk) + " reached the threshold " + std::to_string(t.at) +
+                      " (rule '" + cause.rule + "' added " + std::to_string(cause.risk) + "): ";
+        if (t.action == "notify") {
+            note.detail += "notify";
+        } else if (t.action == "freeze") {
+            note.detail += freeze(s, /* frozen = */ true);
+        } else if (t.action == "kill") {
+            note.detail += kill_session(&s, cause.tgid);
+        } else {
+            // vmguard (issue 7) is not built yet: the session waits, frozen, for a human.
+            note.detail += "promote requested, but this build has no microVM backend; " +
+                           freeze(s, /* frozen = */ true) + " pending a human decision (bulkhead sessions thaw " +
+                           std::to_string(s.id) + ")";
+        }
+        spdlog::warn("sessions: {}", note.detail);
+        publish(std::move(note));
+        save_sessions();
+    }
 }
 
 void Daemon::start_dns() {
@@ -1031,9 +1139,9 @@ void Daemon::flush(Client& c) {
     }
 }
 
-void Daemon::accept_clients() {
+void Daemon::accept_clients(int listen_fd, bool hook) {
     for (;;) {
-        int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
         auto peer = control::peer_of(fd);
@@ -1044,6 +1152,7 @@ void Daemon::accept_clients() {
         Client c;
         c.fd = Fd(fd);
         c.peer = *peer;
+        c.hook = hook;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.fd = fd;
@@ -1194,12 +1303,254 @@ json Daemon::end_session(const json& req) {
     return {{"ok", true}};
 }
 
+namespace {
+
+// Strings of a tool input longer than this are cut in events (a Write's
+// whole file content does not belong in every SIEM record).
+constexpr size_t kToolInputStringBytes = 1024;
+
+json trimmed_input(const json& input, int depth = 0) {
+    if (depth > 8)
+        return "...";
+    if (input.is_string()) {
+        const auto& str = input.get_ref<const std::string&>();
+        return str.size() <= kToolInputStringBytes ? input : json(str.substr(0, kToolInputStringBytes) + "...");
+    }
+    if (input.is_object() || input.is_array()) {
+        json out = input.is_object() ? json::object() : json::array();
+        for (auto it = input.begin(); it != input.end(); ++it) {
+            if (input.is_object())
+                out[it.key()] = trimmed_input(it.value(), depth + 1);
+            else
+                out.push_back(trimmed_input(it.value(), depth + 1));
+        }
+        return out;
+    }
+    return input;
+}
+
+bool printable_id(const std::string& s, size_t max) {
+    if (s.empty() || s.size() > max)
+        return false;
+    for (unsigned char ch : s)
+        if (ch < 0x21 || ch > 0x7e)
+            return false;
+    return true;
+}
+
+}  // namespace
+
+// The rules that fire on a tool call: the tool_call rules on the call
+// itself, and the kernel's block and ask rules on each file it names, as
+// the agent wrote it, as it resolves, and in the `~/` form rules use.
+std::vector<std::pair<const rules::Rule*, std::string>> Daemon::judge_tool_call(const events::Event& call,
+                                                                               hooks::ToolKind kind) {
+    std::vector<std::pair<const rules::Rule*, std::string>> out;
+    if (!policy_ || !policy_->hook_evaluator)
+        return out;
+    const auto& ev = *policy_->hook_evaluator;
+    std::set<size_t> seen;
+    auto run = [&](const events::Event& e, const std::string& what) {
+        std::vector<size_t> fired;
+        ev.evaluate(engine::EventFields(e), &fired);
+        for (size_t i : fired)
+            if (seen.insert(i).second)
+                out.emplace_back(&policy_->rules.rules[i], what);
+    };
+    run(call, "");
+    if (kind != hooks::ToolKind::kRead && kind != hooks::ToolKind::kWrite)
+        return out;
+    auto homes = guards::host_homes();
+    for (const auto& given : hooks::tool_paths(call.tool_input)) {
+        std::set<std::string> names{given};
+        fs::path p(given);
+        if (p.is_relative() && !call.cwd.empty())
+            p = fs::path(call.cwd) / p;
+        names.insert(p.lexically_normal().string());
+        std::error_code ec;
+        auto real = fs::weakly_canonical(p, ec);
+        if (!ec)
+            names.insert(real.string());
+        for (const auto& n : std::set<std::string>(names))
+            for (const auto& home : homes)
+                if (n.size() > home.size() + 1 && n.compare(0, home.size(), home) == 0 && n[home.size()] == '/')
+                    names.insert("~" + n.substr(home.size()));
+        for (const auto& n : names) {
+            events::Event open = call;
+            open.kind = "file";
+            open.evt_type = "openat";
+            open.op = kind == hooks::ToolKind::kWrite ? "write" : "read";
+            open.path = n;
+            open.fd = 0;  // the open has not happened; any descriptor stands for success
+            run(open, open.op + " of " + given);
+        }
+    }
+    return out;
+}
+
+// `bulkhead hook AGENT` reports a tool call before it runs ("pre") and
+// after ("post"). The session is the kernel's view of the caller's process,
+// never a field of the request, so a hook speaks only for its own session.
+json Daemon::tool_call(const Client& c, const json& req) {
+    std::string phase = req.value("phase", "");
+    std::string id = req.value("tool_use_id", "");
+    std::string name = req.value("tool_name", "");
+    if (phase != "pre" && phase != "post")
+        return {{"ok", false}, {"error", "hooks: phase must be \"pre\" or \"post\""}};
+    if (!printable_id(id, 256))
+        return {{"ok", false}, {"error", "hooks: tool_use_id must be 1-256 printable ASCII characters"}};
+    if (!printable_id(name, 256))
+        return {{"ok", false}, {"error", "hooks: tool_name must be 1-256 printable ASCII characters"}};
+    json input = req.contains("tool_input") ? req["tool_input"] : json::object();
+    auto sid = session_of_pid(c.peer.pid);
+    auto* session = sid ? sessions_.find(sid->id) : nullptr;
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+
+    if (phase == "post") {
+        // Events the kernel queued during the call are the feedback: take them first.
+        ring_buffer__consume(ring_);
+        json reply = {{"ok", true}, {"session", session ? std::to_string(session->id) : ""}, {"denied", json::array()}};
+        if (!session)
+            return reply;
+        auto call = tool_calls_.end(session->id, id, now_ns);
+        if (!call)
+            return reply;
+        reply["denied_count"] = call->denied;
+        for (const auto& d : call->denials)
+            reply["denied"].push_back(d);
+        return reply;
+    }
+
+    events::Event e;
+    e.kind = "tool";
+    e.evt_type = "tool_call";
+    e.time_unix_ns = now_ns;
+    e.session = session ? session->id : 0;
+    e.tgid = e.pid = static_cast<uint32_t>(c.peer.pid);
+    e.uid = c.peer.uid;
+    e.gid = c.peer.gid;
+    e.comm = session::comm_of(e.tgid);
+    e.cwd = req.value("cwd", "");
+    e.tool_use_id = id;
+    e.tool_name = name;
+    e.tool_input = input;
+    auto kind = hooks::classify_tool(name);
+    auto fired = judge_tool_call(e, kind);
+    // deny > ask > allow, as the agents rank their hooks' answers.
+    std::string decision = "allow", reason, rule_name;
+    int risk = 0;
+    const rules::Rule* decisive = nullptr;
+    for (const auto& [rule, what] : fired) {
+        risk += rule->risk;
+        bool block = rule->action == rules::Action::kBlock || rule->action == rules::Action::kKill;
+        if (block && decision != "deny") {
+            decision = "deny";
+            decisive = rule;
+            reason = what;
+        } else if (rule->action == rules::Action::kAsk && decision == "allow") {
+            decision = "ask";
+            decisive = rule;
+            reason = what;
+        }
+    }
+    if (decisive) {
+        rule_name = decisive->name;
+        reason = "bulkhead " + std::string(decision == "deny" ? "blocked" : "asks a human about") + " " + name +
+                 (reason.empty() ? " call" : " (" + reason + ")") + " by rule '" + rule_name + "'" +
+                 (decisive->desc.empty() ? "" : ": " + decisive->desc);
+    }
+    session::ToolCall call;
+    call.id = id;
+    call.name = name;
+    call.summary = hooks::tool_summary(input);
+    call.start_ns = now_ns;
+    call.decision = decision;
+    call.rule = rule_name;
+    if (session)
+        tool_calls_.begin(session->id, std::move(call));
+
+    e.tool_input = trimmed_input(input);
+    e.verdict = decision == "allow" ? (fired.empty() ? "allow" : "audit") : decision;
+    e.detail = hooks::tool_summary(input) + " -> " + decision + (rule_name.empty() ? "" : " by rule '" + rule_name + "'");
+    if (!session)
+        e.detail += " (the hook's process is in no bulkhead session)";
+    if (!fired.empty()) {
+        const rules::Rule* shown = decisive ? decisive : fired.front().first;
+        e.rule = shown->name;
+        e.priority = std::string(rules::to_string(shown->priority));
+        e.tags = shown->tags;
+        e.action = std::string(rules::to_string(shown->action));
+    } else {
+        e.priority = "Informational";
+        e.tags = {"bulkhead", "tool_call"};
+    }
+    e.risk = risk;
+    publish(std::move(e));
+    return {{"ok", true},
+            {"decision", decision},
+            {"reason", reason},
+            {"rule", rule_name},
+            {"session", session ? std::to_string(session->id) : ""}};
+}
+
+// `bulkhead sessions show ID`: the session, its tool calls and the events
+// still in memory (the events log keeps everything).
+json Daemon::session_show(const json& req) {
+    uint64_t id = std::stoull(req.value("session", "0"));
+    auto* s = sessions_.find(id);
+    if (!s)
+        return {{"ok", false}, {"error", "sessions: no session " + std::to_string(id)}};
+    json calls = json::array();
+    if (const auto* list = tool_calls_.of(id))
+        for (const auto& c : *list)
+            calls.push_back({{"tool_use_id", c.id},
+                             {"tool_name", c.name},
+                             {"summary", c.summary},
+                             {"start", events::rfc3339_ns(c.start_ns)},
+                             {"end", c.end_ns ? events::rfc3339_ns(c.end_ns) : ""},
+                             {"decision", c.decision},
+                             {"rule", c.rule},
+                             {"denied", c.denied},
+                             {"audited", c.audited}});
+    json evs = json::array();
+    for (const auto& j : recent_)
+        if (j["output_fields"].value("agent.session", "") == std::to_string(id))
+            evs.push_back(j);
+    return {{"ok", true}, {"session", session::to_json(*s)}, {"tool_calls", calls}, {"events", evs}};
+}
+
+// Resumes a frozen session: root, or the user who owns it.
+json Daemon::thaw(const Client& c, const json& req) {
+    uint64_t id = std::stoull(req.value("session", "0"));
+    auto* s = sessions_.find(id);
+    if (!s)
+        return {{"ok", false}, {"error", "sessions: no session " + std::to_string(id)}};
+    if (c.peer.uid != 0 && c.peer.uid != s->uid)
+        return {{"ok", false}, {"error", "sessions: only root or the session's owner may thaw it"}};
+    if (s->state != "frozen")
+        return {{"ok", false}, {"error", "sessions: session " + std::to_string(id) + " is " + s->state + ", not frozen"}};
+    std::string what = freeze(*s, /* frozen = */ false);
+    if (s->state != "active")
+        return {{"ok", false}, {"error", "sessions: " + what}};
+    spdlog::info("sessions: {} (uid {})", what, c.peer.uid);
+    save_sessions();
+    return {{"ok", true}, {"detail", what}};
+}
+
 void Daemon::handle_request(Client& c, const std::string& line) {
     json req = json::parse(line, nullptr, false);
     if (req.is_discarded() || !req.is_object() || !req.contains("op") || !req["op"].is_string())
         return send(c, {{"ok", false}, {"error", "control: malformed request (want a JSON object with \"op\")"}});
     std::string op = req["op"];
     try {
+        if (op == "tool_call")
+            return send(c, tool_call(c, req));
+        if (c.hook)
+            return send(c, {{"ok", false}, {"error", "hooks: the hook socket serves only tool_call"}});
+        if (op == "session")
+            return send(c, session_show(req));
         if (op == "status")
             return send(c, status());
         if (op == "sessions") {
@@ -1234,7 +1585,7 @@ void Daemon::handle_request(Client& c, const std::string& line) {
             }
             return;
         }
-        if (op == "start_session" || op == "end_session" || op == "reload" || op == "decide") {
+        if (op == "start_session" || op == "end_session" || op == "reload" || op == "decide" || op == "thaw") {
             if (peer_in_session(c.peer))
                 return send(c, {{"ok", false},
                                 {"error", "control: refused: the caller runs inside an agent session"}});
@@ -1244,6 +1595,8 @@ void Daemon::handle_request(Client& c, const std::string& line) {
                 return send(c, end_session(req));
             if (op == "decide")
                 return send(c, decide(c, req));
+            if (op == "thaw")
+                return send(c, thaw(c, req));
             std::string err;
             if (!reload(&err))
                 return send(c, {{"ok", false}, {"error", err}});
@@ -1290,6 +1643,8 @@ int Daemon::run() {
     if (!ring_)
         throw FatalError(errno_message("events: cannot open the ring buffer", errno));
     listen_ = control::listen_unix(opts_.config.socket);
+    if (!opts_.config.hook_socket.empty())
+        hook_listen_ = control::listen_unix(opts_.config.hook_socket, /* mode = */ 0666);
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -1314,6 +1669,8 @@ int Daemon::run() {
     int ring_fd = ring_buffer__epoll_fd(ring_);
     add(ring_fd);
     add(listen_.get());
+    if (hook_listen_.valid())
+        add(hook_listen_.get());
     add(signal_fd_.get());
     add(timer_.get());
     if (dns_)
@@ -1339,7 +1696,9 @@ int Daemon::run() {
             if (fd == ring_fd) {
                 ring_buffer__consume(ring_);
             } else if (fd == listen_.get()) {
-                accept_clients();
+                accept_clients(listen_.get(), /* hook = */ false);
+            } else if (hook_listen_.valid() && fd == hook_listen_.get()) {
+                accept_clients(hook_listen_.get(), /* hook = */ true);
             } else if (fd == signal_fd_.get()) {
                 signalfd_siginfo si{};
                 while (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
@@ -1383,6 +1742,8 @@ int Daemon::run() {
     if (hub_)
         hub_->close();  // bounded; what is left stays in the spools for the next start
     ::unlink(opts_.config.socket.c_str());
+    if (hook_listen_.valid())
+        ::unlink(opts_.config.hook_socket.c_str());
     spdlog::info("daemon: stopping; the pinned programs keep enforcing (`bulkhead unload` removes them)");
     return 0;
 }

@@ -23,13 +23,14 @@ struct Session {
     std::string cgroup;        // path of the leaf, "" for discovered sessions
     uint64_t cgroup_id = 0;
     uint32_t leader_pid = 0;
-    std::string state = "active";  // active, ended
+    std::string state = "active";  // active, frozen, ended
     std::string origin;        // "run" or "discovered"
     std::string level;         // enforcement level of the session ("" = the daemon's)
     std::string taint;         // what tainted it ("" = not tainted)
     uint64_t denied = 0;
     uint64_t audited = 0;
     int64_t risk = 0;          // sum of the `risk` of the rules that fired
+    size_t thresholds_crossed = 0;  // config risk_thresholds already acted on
 };
 
 nlohmann::json to_json(const Session& s);

@@ -70,6 +70,7 @@ rules_dir=$(cd "$(dirname "$0")/../../../rules/sets" && pwd)
 cat >"$tmp/config.yaml" <<EOF
 rules: [$rules_dir/agents.yaml, $tmp/names.yaml]
 socket: $tmp/control.sock
+hook_socket: $tmp/hook.sock
 pin_root: $pin
 spool_root: $tmp/spool
 taint_allow: ["10.99.0.0/16"]
