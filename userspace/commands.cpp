@@ -32,7 +32,8 @@ std::string text_of(const json& e) {
     std::string verdict = f.value("agent.verdict", "");
     std::string tag = verdict == "deny" ? "DENY " : verdict == "audit" ? "AUDIT" : verdict == "ask" ? "ASK  " : "INFO ";
     std::string line = short_time(e.value("time", "")) + " " + tag + " " + e.value("rule", "") +
-                       " | " + f.value("agent.op", "") + " " + f.value("fd.name", "") +
+                       " | " + f.value("agent.op", "") + " " +
+                       (f.contains("fd.name") ? f.value("fd.name", "") : f.value("agent.detail", "")) +
                        " | session=" + f.value("agent.session", "") + " agent=" +
                        f.value("agent.name", "") + " proc=" + f.value("proc.name", "") +
                        "(" + std::to_string(f.value("proc.pid", 0)) + ")";

@@ -1468,6 +1468,8 @@ json Daemon::tool_call(const Client& c, const json& req) {
     call.start_ns = now_ns;
     call.decision = decision;
     call.rule = rule_name;
+    if (decision == "deny")
+        call.end_ns = now_ns;  // it never runs: no PostToolUse will come
     if (session)
         tool_calls_.begin(session->id, std::move(call));
 

@@ -166,7 +166,7 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
         if (net) return str(e_.fd_type, out);
         return file && str("file", out);
     case FieldId::kFdNum:
-        if (net) return num(e_.fd, out);
+        if (net || (file && e_.fd >= 0)) return num(e_.fd, out);  // file: a tool call's open, judged before it runs
         return file && e_.err && num(-1, out);  // a denied open has no descriptor
     case FieldId::kFdIno: return file && num(e_.ino, out);
     case FieldId::kFdDev: return file && num(e_.dev, out);
