@@ -61,22 +61,28 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
         "Access bulkhead state",
         "Exfiltration tool reached the network", "Connect to cloud metadata service",
         "Fileless execution in agent session", "Ptrace by agent session", "Kernel module load from agent session",
+        "Shell command hands work outside the session", "Shell command names a secret file",
+        "Tool call reaches the cloud metadata service",
     };
     EXPECT_EQ(names, want);
     EXPECT_TRUE(rules_.warnings.empty());
 }
 
 // File rules block in the kernel; the rules on what sessions do (exec,
-// connect, ptrace, modules) run in userspace on the observer's events.
+// connect, ptrace, modules) run in userspace on the observer's events; the
+// tool_call rules block in the agents' hooks.
 TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     const std::regex mitre("T[0-9]{4}(\\.[0-9]{3})?");
     ASSERT_EQ(compiled_.report.size(), rules_.rules.size());
     for (size_t i = 0; i < rules_.rules.size(); ++i) {
         const Rule& rule = rules_.rules[i];
         const bool file_rule = i < 16;
+        const bool tool_rule = rule.source == kToolCallSource;
         EXPECT_FALSE(rule.desc.empty()) << rule.name;
         EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
-        EXPECT_NE(rule.output.find(file_rule ? "%fd.name" : "%proc.name"), std::string::npos) << rule.name;
+        EXPECT_NE(rule.output.find(file_rule ? "%fd.name" : tool_rule ? "%agent.tool_name" : "%proc.name"),
+                  std::string::npos)
+            << rule.name;
         EXPECT_GT(rule.risk, 0) << rule.name;
         EXPECT_TRUE(rule.unsupported.empty()) << rule.name << ": " << rule.unsupported;
         bool has_mitre = false;
@@ -86,6 +92,9 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
             // A tainting rule lets the read through and narrows egress instead.
             EXPECT_EQ(rule.action, rule.taint.empty() ? Action::kBlock : Action::kAudit) << rule.name;
             EXPECT_EQ(compiled_.report[i].placement, Placement::kKernel) << rule.name << ": " << compiled_.report[i].reason;
+        } else if (tool_rule) {
+            EXPECT_EQ(rule.action, Action::kBlock) << rule.name;
+            EXPECT_EQ(compiled_.report[i].placement, Placement::kHook) << rule.name;
         } else if (rule.name == "Connect to cloud metadata service") {
             EXPECT_EQ(rule.action, Action::kBlock);
             EXPECT_EQ(compiled_.report[i].placement, Placement::kKernel) << compiled_.report[i].reason;

@@ -220,6 +220,12 @@ private:
     std::shared_ptr<SessionSnapshot> session_snapshot_ = std::make_shared<SessionSnapshot>();
 };
 
+int64_t now_unix_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 uint64_t sum_stat(int fd, __u32 idx) {
     int ncpu = libbpf_num_possible_cpus();
     std::vector<__u64> vals(ncpu > 0 ? ncpu : 1);
@@ -450,9 +456,7 @@ void Daemon::report_drops() {
     e.priority = "Warning";
     e.verdict = "allow";
     e.count = drops - drops_reported_;
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    e.time_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    e.time_unix_ns = now_unix_ns();
     drops_reported_ = drops;
     publish(std::move(e));
 }
@@ -741,9 +745,7 @@ void Daemon::export_stats() {
         if (auto* audit = dynamic_cast<exporters::audit::AuditLog*>(sink.get()))
             if (auto checkpoint = audit->checkpoint_due())
                 publish(std::move(*checkpoint));
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (auto drops = hub_->take_drop_report(now.tv_sec * 1000000000LL + now.tv_nsec)) {
+    if (auto drops = hub_->take_drop_report(now_unix_ns())) {
         spdlog::error("exporters: {}", drops->output);
         publish(std::move(*drops));
     }
@@ -867,9 +869,7 @@ void Daemon::check_risk(session::Session& s, const events::Event& cause) {
         const auto& t = thresholds[s.thresholds_crossed++];
         events::Event note;
         note.kind = "risk";
-        timespec now{};
-        clock_gettime(CLOCK_REALTIME, &now);
-        note.time_unix_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+        note.time_unix_ns = now_unix_ns();
         note.session = s.id;
         note.tgid = cause.tgid;
         note.comm = cause.comm;
@@ -1013,9 +1013,7 @@ std::optional<ask::SessionInfo> Daemon::session_of_pid(pid_t pid) {
 events::Event Daemon::ask_event(const ask::PendingAsk& a) {
     events::Event e;
     e.kind = "ask";
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    e.time_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    e.time_unix_ns = now_unix_ns();
     e.session = a.session_id;
     e.pid = e.tgid = static_cast<uint32_t>(a.pid);
     e.comm = a.comm;
@@ -1254,9 +1252,7 @@ json Daemon::start_session(const Client& c, const json& req) {
     s.leader_pid = static_cast<uint32_t>(c.peer.pid);
     s.origin = "run";
     s.level = req.value("level", "");
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    s.start_unix_ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    s.start_unix_ns = now_unix_ns();
     fs::path parent = fs::path(cgroup_root_) / "bulkhead";
     s.cgroup = (parent / ("s-" + std::to_string(s.id))).string();
     std::error_code ec;
@@ -1404,9 +1400,7 @@ json Daemon::tool_call(const Client& c, const json& req) {
     json input = req.contains("tool_input") ? req["tool_input"] : json::object();
     auto sid = session_of_pid(c.peer.pid);
     auto* session = sid ? sessions_.find(sid->id) : nullptr;
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+    int64_t now_ns = now_unix_ns();
 
     if (phase == "post") {
         // Events the kernel queued during the call are the feedback: take them first.
