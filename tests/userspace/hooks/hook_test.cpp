@@ -45,10 +45,11 @@ TEST(HookInput, ParsesEachAgentsToolEvents) {
         EXPECT_EQ(ev->pre, c.pre) << c.file;
         EXPECT_EQ(ev->tool_name, c.tool) << c.file;
         EXPECT_EQ(ev->cwd, c.cwd) << c.file;
-        if (*c.id)
+        if (*c.id) {
             EXPECT_EQ(ev->tool_use_id, c.id) << c.file;
-        else
+        } else {
             EXPECT_EQ(ev->tool_use_id.rfind("gemini-", 0), 0u) << c.file;
+        }
     }
 }
 
@@ -146,8 +147,9 @@ TEST(HookUnreachable, DeniesWriteLikeToolsByDefaultAndSaysSo) {
         auto r = render_unreachable(Agent::kClaudeCode, c.ev, c.policy, "no socket");
         EXPECT_EQ(!r.out.empty(), c.denied) << c.ev.tool_name;
         EXPECT_NE(r.err.find("the daemon is unreachable (no socket)"), std::string::npos) << r.err;
-        if (c.denied)
+        if (c.denied) {
             EXPECT_EQ(json::parse(r.out)["hookSpecificOutput"]["permissionDecision"], "deny");
+        }
     }
 }
 
