@@ -13,21 +13,9 @@
 # printed) when the host lacks them.
 set -uo pipefail
 bulkhead=$(realpath "${1:?usage: ask_native.sh BULKHEAD}")
-[[ $(id -u) == 0 ]] || { echo "SKIP: needs root (fanotify permission events)"; exit 77; }
-grep -q " cgroup2 " /proc/self/mountinfo || { echo "SKIP: no cgroup v2 mount"; exit 77; }
+. "$(dirname "$0")/../native_daemon.sh"
+native_init ask "fanotify permission events"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-
-tmp=$(mktemp -d /var/tmp/bulkhead-ask.XXXXXX)
-pin=/sys/fs/bpf/bulkhead-test-$$
-daemon_pid=""
-cleanup() {
-    [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    "$bulkhead" unload --pin-root "$pin" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT; [[ -n ${KEEP:-} ]] && trap "" EXIT
-fail() { echo "FAIL: $*"; echo "---- daemon log:"; tail -n 30 "$tmp/daemon.log"; exit 1; }
-bh() { "$bulkhead" --socket "$tmp/control.sock" "$@"; }
 
 mkdir -p "$tmp/secret" "$tmp/ws"
 echo "DEPLOY-TOKEN-BULKHEAD-7731" >"$tmp/secret/deploy-token"
@@ -43,22 +31,11 @@ EOF
 # The daemon and the sessions read the same rules: with the daemon holding
 # the token, Landlock in the session leaves it to the broker.
 rules_dir=$(cd "$(dirname "$0")/../../rules/sets" && pwd)
-cat >"$tmp/config.yaml" <<EOF
+daemon_config <<EOF
 rules: [$rules_dir/agents.yaml, $tmp/ask.yaml]
-socket: $tmp/control.sock
-hook_socket: $tmp/hook.sock
-pin_root: $pin
-spool_root: $tmp/spool
 ask_timeout_seconds: 3
 EOF
-"$bulkhead" daemon --config "$tmp/config.yaml" --events-log "$tmp/events.jsonl" >"$tmp/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do
-    bh status >/dev/null 2>&1 && break
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.2
-done
-if ! bh status >/dev/null 2>&1; then
+if ! daemon_start; then
     grep -q "action 'ask' needs fanotify" "$tmp/daemon.log" &&
         { echo "SKIP: $(grep -o "fanotify[^(]*" "$tmp/daemon.log" | head -n1)"; exit 77; }
     fail "the daemon did not start"

@@ -13,24 +13,9 @@
 # (exit 77, reason printed) when the host lacks them.
 set -uo pipefail
 bulkhead=$(realpath "${1:?usage: net_guard_native.sh BULKHEAD}")
-[[ $(id -u) == 0 ]] || { echo "SKIP: needs root (BPF programs)"; exit 77; }
-grep -q " cgroup2 " /proc/self/mountinfo || { echo "SKIP: no cgroup v2 mount"; exit 77; }
+. "$(dirname "$0")/../../native_daemon.sh"
+native_init netguard "BPF programs"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-
-tmp=$(mktemp -d /var/tmp/bulkhead-netguard.XXXXXX)
-pin=/sys/fs/bpf/bulkhead-test-$$
-daemon_pid=""
-http_pid=""
-dns_pid=""
-cleanup() {
-    [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [[ -n $http_pid ]] && kill "$http_pid" 2>/dev/null
-    [[ -n $dns_pid ]] && kill "$dns_pid" 2>/dev/null
-    "$bulkhead" unload --pin-root "$pin" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT; [[ -n ${KEEP:-} ]] && trap "" EXIT
-fail() { echo "FAIL: $*"; echo "---- daemon log:"; tail -n 30 "$tmp/daemon.log"; exit 1; }
 
 # A DNS server on loopback: allowed.bulkhead.test is 192.0.2.10, nothing else exists.
 cat >"$tmp/dns.py" <<'EOF'
@@ -54,7 +39,7 @@ while True:
     s.sendto(struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, 1 if answers else 0, 0, 0) + question + answers, peer)
 EOF
 python3 "$tmp/dns.py" >"$tmp/dns.port" 2>"$tmp/dns.err" &
-dns_pid=$!
+native_pids+=($!)
 for _ in $(seq 1 50); do [[ -s $tmp/dns.port ]] && break; sleep 0.1; done
 dns_port=$(head -n1 "$tmp/dns.port")
 [[ -n $dns_port ]] || fail "the test DNS server did not start: $(cat "$tmp/dns.err")"
@@ -67,30 +52,19 @@ cat >"$tmp/names.yaml" <<EOF
   action: block
 EOF
 rules_dir=$(cd "$(dirname "$0")/../../../rules/sets" && pwd)
-cat >"$tmp/config.yaml" <<EOF
+daemon_config <<EOF
 rules: [$rules_dir/agents.yaml, $tmp/names.yaml]
-socket: $tmp/control.sock
-hook_socket: $tmp/hook.sock
-pin_root: $pin
-spool_root: $tmp/spool
 taint_allow: ["10.99.0.0/16"]
 nameservers: ["127.0.0.1:$dns_port"]
 EOF
-"$bulkhead" daemon --config "$tmp/config.yaml" --events-log "$tmp/events.jsonl" >"$tmp/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do
-    "$bulkhead" --socket "$tmp/control.sock" status >/dev/null 2>&1 && break
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.2
-done
-if ! "$bulkhead" --socket "$tmp/control.sock" status >/dev/null 2>&1; then
+if ! daemon_start; then
     grep -q "failed to attach cgroup" "$tmp/daemon.log" &&
         { echo "SKIP: this kernel refuses cgroup sock_addr programs"; exit 77; }
     fail "the daemon did not start"
 fi
 
 python3 -m http.server 0 --bind 127.0.0.1 >"$tmp/http.log" 2>&1 &
-http_pid=$!
+native_pids+=($!)
 port=""
 for _ in $(seq 1 50); do
     port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/http.log" | head -n1)
@@ -124,7 +98,7 @@ mkdir -p "$tmp/ws"
 echo "API_KEY=BULKHEAD-SECRET-ENV" >"$tmp/ws/.env"
 
 session() {
-    (cd "$tmp/ws" && "$bulkhead" --socket "$tmp/control.sock" run --level landlock --agent test -- \
+    (cd "$tmp/ws" && bh run --level landlock --agent test -- \
         sh -c 'echo "SESSION=$BULKHEAD_SESSION"; exec python3 "$0" "$@"' "$tmp/probe.py" "$@" 2>"$tmp/run.err")
 }
 expect() {  # expect OUTPUT LINE

@@ -18,44 +18,20 @@
 set -uo pipefail
 bulkhead=$(realpath "${1:?usage: hooks_native.sh BULKHEAD}")
 fixtures=$(cd "$(dirname "$0")/fixtures" && pwd)
-[[ $(id -u) == 0 ]] || { echo "SKIP: needs root (BPF programs)"; exit 77; }
-grep -q " cgroup2 " /proc/self/mountinfo || { echo "SKIP: no cgroup v2 mount"; exit 77; }
+. "$(dirname "$0")/../../native_daemon.sh"
+native_init hooks "BPF programs"
 py=/usr/bin/python3
 [[ -x $py ]] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
-
-tmp=$(mktemp -d /var/tmp/bulkhead-hooks.XXXXXX)
-pin=/sys/fs/bpf/bulkhead-test-$$
-daemon_pid=""
-agent_pid=""
-cleanup() {
-    [[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null
-    [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    "$bulkhead" unload --pin-root "$pin" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT; [[ -n ${KEEP:-} ]] && trap "" EXIT
-fail() { echo "FAIL: $*"; echo "---- daemon log:"; tail -n 30 "$tmp/daemon.log"; echo "---- agent:"; cat "$tmp/agent.log" 2>/dev/null; exit 1; }
-ctl() { "$bulkhead" --socket "$tmp/control.sock" "$@"; }
+native_logs+=("$tmp/agent.log")
 
 rules_dir=$(cd "$(dirname "$0")/../../../rules/sets" && pwd)
-cat >"$tmp/config.yaml" <<CONFIG
+daemon_config <<CONFIG
 rules: [$rules_dir/agents.yaml]
-socket: $tmp/control.sock
-hook_socket: $tmp/hook.sock
-pin_root: $pin
-spool_root: $tmp/spool
 risk_thresholds:
   - {at: 20, action: notify}
   - {at: 150, action: freeze}
 CONFIG
-"$bulkhead" daemon --config "$tmp/config.yaml" --events-log "$tmp/events.jsonl" >"$tmp/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do
-    ctl status >/dev/null 2>&1 && break
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.2
-done
-if ! ctl status >/dev/null 2>&1; then
+if ! daemon_start; then
     grep -q "failed to attach cgroup" "$tmp/daemon.log" &&
         { echo "SKIP: this kernel refuses cgroup sock_addr programs"; exit 77; }
     fail "the daemon did not start"
@@ -109,11 +85,12 @@ AGENT
 (cd "$tmp" && "$bulkhead" --socket "$tmp/control.sock" run --level landlock --agent claude-code -- \
     sh "$tmp/agent.sh" >"$tmp/agent.log" 2>&1) &
 agent_pid=$!
+native_pids+=("$agent_pid")
 
 # The metadata connect takes the risk to 195: the daemon freezes the session.
 state=""
 for _ in $(seq 1 100); do
-    state=$(ctl sessions --json 2>/dev/null | $py -c 'import json,sys; s=json.load(sys.stdin); print(s[-1]["state"] if s else "")')
+    state=$(bh sessions --json 2>/dev/null | $py -c 'import json,sys; s=json.load(sys.stdin); print(s[-1]["state"] if s else "")')
     [[ $state == frozen ]] && break
     [[ -e $tmp/agent.done ]] && break
     sleep 0.1
@@ -121,15 +98,15 @@ done
 [[ $state == frozen ]] || fail "the session was not frozen at risk 150 (state '$state')"
 sid=$(sed -n 's/^SESSION=//p' "$tmp/session")
 [[ -n $sid ]] || fail "the agent did not learn its session"
-cg=$(ctl sessions --json | $py -c 'import json,sys; print([s for s in json.load(sys.stdin) if s["id"]==sys.argv[1]][0]["cgroup"])' "$sid")
+cg=$(bh sessions --json | $py -c 'import json,sys; print([s for s in json.load(sys.stdin) if s["id"]==sys.argv[1]][0]["cgroup"])' "$sid")
 grep -qx "frozen 1" "$cg/cgroup.events" || fail "the kernel does not report $cg frozen: $(cat "$cg/cgroup.events")"
 t1=$(cat "$tmp/ticks" 2>/dev/null); sleep 1; t2=$(cat "$tmp/ticks" 2>/dev/null)
 [[ $t1 == "$t2" ]] || fail "a frozen session kept running (ticks $t1 -> $t2)"
 [[ ! -e $tmp/agent.done ]] || fail "the agent finished while frozen"
-ctl sessions thaw "$sid" | grep -q "thawed every process of session $sid" || fail "thaw did not report"
+bh sessions thaw "$sid" | grep -q "thawed every process of session $sid" || fail "thaw did not report"
 for _ in $(seq 1 100); do [[ -e $tmp/agent.done ]] && break; sleep 0.1; done
 [[ -e $tmp/agent.done ]] || fail "the agent did not finish after thaw"
-wait "$agent_pid"; agent_pid=""
+wait "$agent_pid"; native_pids=()
 
 # PreToolUse answers.
 $py - "$tmp" <<'PY' || fail "PreToolUse/PostToolUse answers are wrong"
@@ -183,7 +160,7 @@ assert freeze["output_fields"]["agent.tool_use_id"] == "toolu_fetch", freeze
 PY
 
 # The story, as a human reads it.
-show=$(ctl sessions show "$sid")
+show=$(bh sessions show "$sid")
 for want in "Session $sid: agent claude-code" "state active, risk 195" \
     "Bash cat ~/.ssh/id_ed25519 | base64  [toolu_01ABCDEF23456789]  hook: deny by rule 'Shell command names a secret file'" \
     "Read /root/.aws/credentials  [toolu_01READ0000000001]  hook: deny by rule 'Read cloud credentials'" \
