@@ -602,12 +602,15 @@ events::Event Daemon::publish(events::Event e) {
     }
     if (session && !session->level.empty())
         e.level = session->level;
-    // The tool call that was running, as the agent's hooks reported it.
-    if (session && e.kind != "tool" && e.tool_use_id.empty())
-        if (const auto* call = tool_calls_.active_at(session->id, e.time_unix_ns)) {
-            e.tool_use_id = call->id;
-            e.tool_name = call->name;
-        }
+    // The tool call that was running, as the agent's hooks reported it (one
+    // lookup per event: it tags the event and, below, counts its verdict).
+    session::ToolCall* call = session && e.kind != "tool" ? tool_calls_.active_at(session->id, e.time_unix_ns) : nullptr;
+    if (call && e.tool_use_id.empty()) {
+        e.tool_use_id = call->id;
+        e.tool_name = call->name;
+    } else if (call && call->id != e.tool_use_id) {
+        call = nullptr;  // the event names another call (an alert copied from it)
+    }
     if (policy_ && (e.kind == "taint" || e.taint_rule_id)) {
         uint32_t id = e.kind == "taint" ? e.rule_id : e.taint_rule_id;
         const auto& rules = policy_->plan.rules;
@@ -667,19 +670,15 @@ events::Event Daemon::publish(events::Event e) {
         else if (e.verdict == "audit")
             ++session->audited;
         // What the kernel did during a tool call is its hook's feedback.
-        if (e.kind != "tool" && !e.tool_use_id.empty())
-            if (auto* call = tool_calls_.active_at(session->id, e.time_unix_ns); call && call->id == e.tool_use_id) {
-                if (e.verdict == "deny") {
-                    ++call->denied;
-                    if (call->denials.size() < session::ToolCalls::kMaxDenials)
-                        call->denials.push_back(
-                            e.op + (e.path.empty() ? "" : " of " + e.path) +
-                            (e.err ? " (" + events::errno_name(e.err) + ")" : "") +
-                            (e.rule.empty() ? "" : " by rule '" + e.rule + "'"));
-                } else if (e.verdict == "audit") {
-                    ++call->audited;
-                }
-            }
+        if (call && e.verdict == "deny") {
+            ++call->denied;
+            if (call->denials.size() < session::ToolCalls::kMaxDenials)
+                call->denials.push_back(e.op + (e.path.empty() ? "" : " of " + e.path) +
+                                        (e.err ? " (" + events::errno_name(e.err) + ")" : "") +
+                                        (e.rule.empty() ? "" : " by rule '" + e.rule + "'"));
+        } else if (call && e.verdict == "audit") {
+            ++call->audited;
+        }
     }
     if (hub_)
         hub_->publish(e);
@@ -1310,7 +1309,7 @@ json trimmed_input(const json& input, int depth = 0) {
         return "...";
     if (input.is_string()) {
         const auto& str = input.get_ref<const std::string&>();
-        return str.size() <= kToolInputStringBytes ? input : json(str.substr(0, kToolInputStringBytes) + "...");
+        return hooks::shortened(str, kToolInputStringBytes);
     }
     if (input.is_object() || input.is_array()) {
         json out = input.is_object() ? json::object() : json::array();

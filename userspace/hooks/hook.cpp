@@ -20,12 +20,6 @@ constexpr size_t kMaxInput = 16u << 20;
 // The control protocol's line limit, with room for the envelope.
 constexpr size_t kMaxRequestInput = control::kMaxRequestBytes - 4096;
 
-std::string cut(std::string s) {
-    if (s.size() > kMaxReason)
-        s = s.substr(0, kMaxReason) + "...";
-    return s;
-}
-
 // FNV-1a: Gemini sends no tool_use_id; its BeforeTool and AfterTool carry
 // the same session, tool and input, so they hash to the same id.
 std::string derived_id(const std::string& session, const std::string& tool, const json& input) {
@@ -49,7 +43,7 @@ json fit(const json& input) {
     if (out.is_object())
         for (auto& [k, v] : out.items())
             if (v.is_string() && v.get_ref<const std::string&>().size() > 4096)
-                v = v.get<std::string>().substr(0, 4096) + "...";
+                v = shortened(v.get<std::string>(), 4096);
     if (out.dump(-1, ' ', false, json::error_handler_t::replace).size() > kMaxRequestInput)
         return json{{"bulkhead_note", "tool input too large to judge"}};
     return out;
@@ -116,12 +110,12 @@ HookReply render_pre(Agent agent, const std::string& decision, const std::string
         // Gemini's hooks cannot ask a human; a rule that wants one denies.
         std::string why = decision == "ask" ? reason + " (this needs a human's approval, which Gemini CLI hooks cannot ask for)"
                                             : reason;
-        r.out = json{{"decision", "deny"}, {"reason", cut(why)}}.dump() + "\n";
+        r.out = json{{"decision", "deny"}, {"reason", shortened(why, kMaxReason)}}.dump() + "\n";
     } else {
         r.out = json{{"hookSpecificOutput",
                       {{"hookEventName", "PreToolUse"},
                        {"permissionDecision", decision},
-                       {"permissionDecisionReason", cut(reason)}}}}
+                       {"permissionDecisionReason", shortened(reason, kMaxReason)}}}}
                     .dump() +
                 "\n";
     }
@@ -137,7 +131,7 @@ HookReply render_post(Agent agent, const json& denied) {
     for (size_t i = 0; i < denied.size(); ++i)
         text += (i ? "; " : "") + denied[i].get<std::string>();
     text += ". The kernel denies this whatever path or tool is used; do not retry it another way.";
-    text = cut(text);
+    text = shortened(text, kMaxReason);
     if (agent == Agent::kGemini)
         r.out = json{{"hookSpecificOutput", {{"hookEventName", "AfterTool"}, {"additionalContext", text}}}}.dump() + "\n";
     else  // PostToolUse: a "block" decision's reason goes to the model

@@ -12,15 +12,15 @@ bool one_of(std::string_view name, std::initializer_list<std::string_view> names
     return false;
 }
 
-std::string cut(std::string s, size_t max) {
+}  // namespace
+
+std::string shortened(std::string s, size_t max) {
     if (s.size() > max) {
         s.resize(max);
         s += "...";
     }
     return s;
 }
-
-}  // namespace
 
 ToolKind classify_tool(std::string_view name) {
     // Claude Code and Codex name MCP tools mcp__server__tool; Gemini mcp_server_tool.
@@ -73,25 +73,25 @@ std::string tool_summary(const nlohmann::json& input) {
         for (const char* key : {"command", "cmd"}) {
             auto it = input.find(key);
             if (it != input.end() && it->is_string())
-                return cut(*it, 200);
+                return shortened(*it, 200);
             if (it != input.end() && it->is_array()) {  // Codex: ["bash", "-lc", "..."]
                 std::string joined;
                 for (const auto& part : *it)
                     if (part.is_string())
                         joined += (joined.empty() ? "" : " ") + part.get<std::string>();
-                return cut(joined, 200);
+                return shortened(joined, 200);
             }
         }
         auto paths = tool_paths(input);
         if (!paths.empty())
-            return cut(paths.front(), 200);
+            return shortened(paths.front(), 200);
         for (const char* key : {"url", "query", "pattern"}) {
             auto it = input.find(key);
             if (it != input.end() && it->is_string())
-                return cut(*it, 200);
+                return shortened(*it, 200);
         }
     }
-    return cut(input.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 200);
+    return shortened(input.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 200);
 }
 
 }  // namespace bulkhead::hooks

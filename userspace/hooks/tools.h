@@ -30,6 +30,9 @@ inline bool write_like(ToolKind k) { return k == ToolKind::kShell || k == ToolKi
 // headers).
 std::vector<std::string> tool_paths(const nlohmann::json& input);
 
+// s cut to max bytes, with "..." when something was cut.
+std::string shortened(std::string s, size_t max);
+
 // One line for humans: the command, the file, or the input cut to 200 bytes.
 std::string tool_summary(const nlohmann::json& input);
 
