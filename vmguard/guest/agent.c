@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bulkhead-guest: the guest agent of a vmguard microVM. /init (busybox) loads
+ * the modules, mounts the read-only system share and execs this as PID 1.
+ *
+ * It serves the frames of vmguard/protocol.h on two virtio-serial ports: the
+ * daemon's (ctl) and the session's (exec). Commands run in a cgroup with the
+ * VM's pids and memory limits, so a fork bomb or a memory hog inside the VM
+ * stops there and this agent keeps answering. It is static (no libraries from
+ * the share) and single-threaded: one poll loop.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../protocol.h"
+
+#define MAX_CHILDREN 16
+#define MAX_KV 512
+#define UPPER_ROOT "/vg/upper"
+#define CMD_CGROUP "/sys/fs/cgroup/commands"
+/* Output a command leaves open in a background process is read this long
+ * after the command exits, then the command is reported finished. */
+#define DRAIN_MS 300
+
+enum { PORT_CTL, PORT_EXEC, NPORTS };
+
+struct port {
+	const char *name;
+	int fd;
+	int up; /* the host side is connected */
+	unsigned char buf[sizeof(struct vg_header) + VG_MAX_PAYLOAD];
+	size_t have;
+};
+
+struct child {
+	int used;
+	int port;
+	uint32_t id;
+	pid_t pid;
+	int in, out, err; /* our ends, -1 when closed */
+	int exited, status, timed_out;
+	long long deadline_ms, drain_until_ms;
+};
+
+static struct port ports[NPORTS] = { { VG_PORT_CTL, -1, 0, {0}, 0 }, { VG_PORT_EXEC, -1, 0, {0}, 0 } };
+static struct child children[MAX_CHILDREN];
+static char workspace[4096];
+static char lower_dir[4096];
+
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("bulkhead-guest: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* ---- frames ---- */
+
+static void port_down(int p);
+
+static int write_all(int p, const void *data, size_t len)
+{
+	const unsigned char *d = data;
+	while (len) {
+		ssize_t n = write(ports[p].fd, d, len);
+		if (n > 0) {
+			d += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* The host reads continuously; give up on a host that stopped. */
+			struct pollfd pfd = { ports[p].fd, POLLOUT, 0 };
+			if (poll(&pfd, 1, 10000) > 0 && !(pfd.revents & POLLHUP))
+				continue;
+		}
+		port_down(p);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_frame(int p, uint16_t type, uint32_t id, const void *payload, size_t len)
+{
+	struct vg_header h = { (uint32_t)len, type, 0, id };
+	if (!ports[p].up)
+		return -1;
+	if (write_all(p, &h, sizeof(h)) < 0)
+		return -1;
+	return len ? write_all(p, payload, len) : 0;
+}
+
+/* A key/value payload under construction. */
+struct kvbuf {
+	char data[VG_MAX_PAYLOAD];
+	size_t len;
+};
+
+static void kv_add(struct kvbuf *b, const char *key, const char *value)
+{
+	size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
+	if (b->len + kl + vl > sizeof(b->data))
+		return; /* the caller's values are short; a cut list stays well formed */
+	memcpy(b->data + b->len, key, kl);
+	memcpy(b->data + b->len + kl, value, vl);
+	b->len += kl + vl;
+}
+
+static void kv_addf(struct kvbuf *b, const char *key, const char *fmt, ...)
+{
+	char value[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	kv_add(b, key, value);
+}
+
+static void send_error(int p, uint32_t id, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_frame(p, VG_ERROR, id, msg, strlen(msg));
+}
+
+/* Splits a key/value payload into pointers; -1 when malformed (odd count,
+ * missing terminator, too many items). */
+static int kv_parse(char *data, size_t len, char **items, int max)
+{
+	int n = 0;
+	size_t i = 0;
+	if (len == 0)
+		return 0;
+	if (data[len - 1] != '\0')
+		return -1;
+	while (i < len) {
+		if (n == max)
+			return -1;
+		items[n++] = data + i;
+		i += strlen(data + i) + 1;
+	}
+	return n % 2 ? -1 : n;
+}
+
+static const char *kv_get(char **items, int n, const char *key)
+{
+	for (int i = 0; i < n; i += 2)
+		if (!strcmp(items[i], key))
+			return items[i + 1];
+	return NULL;
+}
+
+/* ---- commands ---- */
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static struct child *find_child(int port, uint32_t id)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].used && children[i].port == port && children[i].id == id)
+			return &children[i];
+	return NULL;
+}
+
+static long parse_num(const char *s, long dflt, long max)
+{
+	char *end;
+	long v;
+	if (!s)
+		return dflt;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > max)
+		return -1;
+	return v;
+}
+
+static int mkdir_p(const char *path, mode_t mode);
+
+static void do_exec(int p, uint32_t id, char **kv, int n)
+{
+	char *argv[MAX_KV / 2 + 1], *envp[MAX_KV / 2 + 1];
+	int argc = 0, envc = 0, in[2], out[2], err[2];
+	const char *cwd = kv_get(kv, n, "cwd");
+	long uid = parse_num(kv_get(kv, n, "uid"), 0, 0x7fffffff);
+	long gid = parse_num(kv_get(kv, n, "gid"), 0, 0x7fffffff);
+	long timeout = parse_num(kv_get(kv, n, "timeout_ms"), 0, 24L * 3600 * 1000);
+	struct child *c = NULL;
+
+	for (int i = 0; i < n; i += 2) {
+		if (!strcmp(kv[i], "arg"))
+			argv[argc++] = kv[i + 1];
+		else if (!strcmp(kv[i], "env"))
+			envp[envc++] = kv[i + 1];
+	}
+	argv[argc] = NULL;
+	envp[envc] = NULL;
+	if (!argc || uid < 0 || gid < 0 || timeout < 0)
+		return send_error(p, id, "exec: malformed request (no arg, or a bad uid, gid or timeout_ms)");
+	if (find_child(p, id))
+		return send_error(p, id, "exec: request id %u is already running", id);
+	for (int i = 0; i < MAX_CHILDREN && !c; i++)
+		if (!children[i].used)
+			c = &children[i];
+	if (!c)
+		return send_error(p, id, "exec: %d commands already run; wait for one to finish", MAX_CHILDREN);
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+		return send_error(p, id, "exec: pipe: %s", strerror(errno));
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		send_error(p, id, "exec: fork: %s", strerror(errno));
+		close(in[0]), close(in[1]), close(out[0]), close(out[1]), close(err[0]), close(err[1]);
+		return;
+	}
+	if (pid == 0) {
+		char self[32];
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		snprintf(self, sizeof(self), "%d", getpid());
+		/* The limits live on the cgroup; without it the command does not run. */
+		if (write_file(CMD_CGROUP "/cgroup.procs", self) < 0) {
+			dprintf(err[1], "bulkhead-guest: cannot enter the command cgroup: %s\n", strerror(errno));
+			_exit(126);
+		}
+		write_file("/proc/self/oom_score_adj", "500");
+		dup2(in[0], 0), dup2(out[1], 1), dup2(err[1], 2);
+		/* The guest's homes are empty tmpfs: the host's never come in. */
+		for (int i = 0; envp[i]; i++)
+			if (!strncmp(envp[i], "HOME=/", 6) && mkdir_p(envp[i] + 5, 0700) == 0)
+				chown(envp[i] + 5, (uid_t)uid, (gid_t)gid);
+		if (cwd && chdir(cwd) < 0) {
+			dprintf(2, "bulkhead-guest: cd %s: %s\n", cwd, strerror(errno));
+			_exit(126);
+		}
+		if (setgroups(0, NULL) < 0 || setgid((gid_t)gid) < 0 || setuid((uid_t)uid) < 0) {
+			dprintf(2, "bulkhead-guest: cannot become uid %ld gid %ld: %s\n", uid, gid, strerror(errno));
+			_exit(126);
+		}
+		execvpe(argv[0], argv, envp);
+		dprintf(2, "bulkhead-guest: %s: %s\n", argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(in[0]), close(out[1]), close(err[1]);
+	memset(c, 0, sizeof(*c));
+	c->used = 1;
+	c->port = p;
+	c->id = id;
+	c->pid = pid;
+	c->in = in[1];
+	c->out = out[0];
+	c->err = err[0];
+	fcntl(c->out, F_SETFL, O_NONBLOCK);
+	fcntl(c->err, F_SETFL, O_NONBLOCK);
+	c->deadline_ms = timeout ? now_ms() + timeout : 0;
+	struct kvbuf b = { .len = 0 };
+	kv_addf(&b, "pid", "%d", pid);
+	send_frame(p, VG_STARTED, id, b.data, b.len);
+}
+
+static void finish_child(struct child *c)
+{
+	struct kvbuf b = { .len = 0 };
+	if (WIFSIGNALED(c->status))
+		kv_addf(&b, "signal", "%d", WTERMSIG(c->status));
+	else
+		kv_addf(&b, "code", "%d", WEXITSTATUS(c->status));
+	if (c->timed_out)
+		kv_add(&b, "timeout", "1");
+	/* Whatever the command left running goes with it. */
+	kill(-c->pid, SIGKILL);
+	send_frame(c->port, VG_EXIT, c->id, b.data, b.len);
+	close_fd(&c->in), close_fd(&c->out), close_fd(&c->err);
+	c->used = 0;
+}
+
+static void drain(struct child *c, int *fd, uint16_t type)
+{
+	unsigned char buf[32 * 1024];
+	for (;;) {
+		ssize_t n = read(*fd, buf, sizeof(buf));
+		if (n > 0) {
+			send_frame(c->port, type, c->id, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		close_fd(fd);
+		return;
+	}
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < MAX_CHILDREN; i++) {
+			struct child *c = &children[i];
+			if (c->used && c->pid == pid && !c->exited) {
+				c->exited = 1;
+				c->status = status;
+				c->drain_until_ms = now_ms() + DRAIN_MS;
+			}
+		}
+	}
+}
+
+/* ---- the workspace overlay ---- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -1;
+	for (char *s = tmp + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void do_attach(int p, uint32_t id, char **kv, int n)
+{
+	const char *lower = kv_get(kv, n, "lower"), *path = kv_get(kv, n, "path");
+	long size_mb = parse_num(kv_get(kv, n, "size_mb"), 256, 1L << 20);
+	char opts[9000], size[64];
+	if (workspace[0])
+		return send_error(p, id, "attach: a workspace is already attached at %s", workspace);
+	if (!lower || !path || lower[0] != '/' || path[0] != '/' || size_mb <= 0 || strlen(path) >= sizeof(workspace) ||
+	    strlen(lower) >= sizeof(lower_dir))
+		return send_error(p, id, "attach: malformed request (lower, path: absolute; size_mb > 0)");
+	snprintf(size, sizeof(size), "size=%ldm,mode=0755", size_mb);
+	if (mkdir_p(UPPER_ROOT, 0755) < 0 || mount("upper", UPPER_ROOT, "tmpfs", 0, size) < 0)
+		return send_error(p, id, "attach: tmpfs for the upper layer: %s", strerror(errno));
+	if (mkdir(UPPER_ROOT "/u", 0755) < 0 || mkdir(UPPER_ROOT "/w", 0755) < 0 || mkdir_p(path, 0755) < 0)
+		return send_error(p, id, "attach: mkdir: %s", strerror(errno));
+	/* The upper root takes the workspace's owner and mode, so the session's
+	 * user may create files at the top of it. */
+	struct stat st;
+	if (stat(lower, &st) == 0) {
+		chown(UPPER_ROOT "/u", st.st_uid, st.st_gid);
+		chmod(UPPER_ROOT "/u", st.st_mode & 07777);
+	}
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=" UPPER_ROOT "/u,workdir=" UPPER_ROOT "/w", lower);
+	if (mount("overlay", path, "overlay", 0, opts) < 0)
+		return send_error(p, id, "attach: overlay on %s: %s", path, strerror(errno));
+	snprintf(workspace, sizeof(workspace), "%s", path);
+	snprintf(lower_dir, sizeof(lower_dir), "%s", lower);
+	send_frame(p, VG_OK, id, NULL, 0);
+}
+
+static int is_opaque(const char *path)
+{
+	char v[4];
+	ssize_t n = lgetxattr(path, "trusted.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
+}
+
+/* Reports the entries of the upper layer below `rel` (relative to the
+ * workspace, "" for its root) as changes against the lower layer. */
+static void diff_dir(int p, uint32_t id, const char *rel, int depth)
+{
+	char upath[8192], lpath[8192], crel[4096];
+	DIR *d;
+	struct dirent *e;
+	snprintf(upath, sizeof(upath), UPPER_ROOT "/u/%s", rel);
+	if (depth > 64 || !(d = opendir(upath)))
+		return;
+	while ((e = readdir(d))) {
+		struct stat us, ls;
+		struct kvbuf b = { .len = 0 };
+		int in_lower;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(crel, sizeof(crel), "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= (int)sizeof(crel))
+			continue;
+		snprintf(upath, sizeof(upath), UPPER_ROOT "/u/%s", crel);
+		snprintf(lpath, sizeof(lpath), "%s/%s", lower_dir, crel);
+		if (lstat(upath, &us) < 0)
+			continue;
+		in_lower = lstat(lpath, &ls) == 0;
+		if (S_ISCHR(us.st_mode) && us.st_rdev == makedev(0, 0)) {
+			kv_add(&b, "op", "D");
+			kv_add(&b, "type", in_lower && S_ISDIR(ls.st_mode) ? "d" : "f");
+			kv_add(&b, "path", crel);
+			send_frame(p, VG_CHANGE, id, b.data, b.len);
+			continue;
+		}
+		if (S_ISDIR(us.st_mode)) {
+			int opaque = is_opaque(upath);
+			if (!in_lower || !S_ISDIR(ls.st_mode) || opaque) {
+				if (in_lower) { /* replaced: the old tree goes first */
+					kv_add(&b, "op", "D");
+					kv_add(&b, "type", S_ISDIR(ls.st_mode) ? "d" : "f");
+					kv_add(&b, "path", crel);
+					send_frame(p, VG_CHANGE, id, b.data, b.len);
+					b.len = 0;
+				}
+				kv_add(&b, "op", "A");
+				kv_add(&b, "type", "d");
+				kv_addf(&b, "mode", "%o", us.st_mode & 07777);
+				kv_add(&b, "path", crel);
+				send_frame(p, VG_CHANGE, id, b.data, b.len);
+			} else if ((us.st_mode & 07777) != (ls.st_mode & 07777)) {
+				kv_add(&b, "op", "M");
+				kv_add(&b, "type", "d");
+				kv_addf(&b, "mode", "%o", us.st_mode & 07777);
+				kv_add(&b, "path", crel);
+				send_frame(p, VG_CHANGE, id, b.data, b.len);
+			}
+			diff_dir(p, id, crel, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(us.st_mode) && !S_ISLNK(us.st_mode))
+			continue; /* devices, fifos and sockets never go back to the host */
+		kv_add(&b, "op", in_lower ? "M" : "A");
+		kv_add(&b, "type", S_ISLNK(us.st_mode) ? "l" : "f");
+		kv_addf(&b, "mode", "%o", us.st_mode & 07777);
+		kv_addf(&b, "size", "%lld", (long long)us.st_size);
+		kv_add(&b, "path", crel);
+		if (S_ISLNK(us.st_mode)) {
+			char target[4096];
+			ssize_t n = readlink(upath, target, sizeof(target) - 1);
+			target[n > 0 ? n : 0] = '\0';
+			kv_add(&b, "target", target);
+		}
+		send_frame(p, VG_CHANGE, id, b.data, b.len);
+	}
+	closedir(d);
+}
+
+static void do_diff(int p, uint32_t id)
+{
+	if (!workspace[0])
+		return send_error(p, id, "diff: no workspace is attached");
+	diff_dir(p, id, "", 0);
+	send_frame(p, VG_END, id, NULL, 0);
+}
+
+static void do_read(int p, uint32_t id, char **kv, int n)
+{
+	const char *rel = kv_get(kv, n, "path");
+	char upath[8192], buf[32 * 1024];
+	if (!workspace[0])
+		return send_error(p, id, "read: no workspace is attached");
+	if (!rel || rel[0] == '/' || strstr(rel, ".."))
+		return send_error(p, id, "read: malformed path");
+	snprintf(upath, sizeof(upath), UPPER_ROOT "/u/%s", rel);
+	int fd = open(upath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return send_error(p, id, "read %s: %s", rel, strerror(errno));
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		send_frame(p, VG_DATA, id, buf, (size_t)r);
+	close(fd);
+	if (r < 0)
+		return send_error(p, id, "read %s: %s", rel, strerror(errno));
+	send_frame(p, VG_END, id, NULL, 0);
+}
+
+/* ---- the ports ---- */
+
+static void port_down(int p)
+{
+	if (!ports[p].up)
+		return;
+	ports[p].up = 0;
+	ports[p].have = 0;
+	/* A session whose client went away does not keep running in here. */
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].used && children[i].port == p)
+			kill(-children[i].pid, SIGKILL);
+}
+
+static void handle_frame(int p, const struct vg_header *h, char *payload)
+{
+	char *kv[MAX_KV];
+	int n = 0;
+	int raw = h->type == VG_STDIN;
+	if (!raw && (n = kv_parse(payload, h->len, kv, MAX_KV)) < 0)
+		return send_error(p, h->id, "malformed key/value payload in frame type %u", h->type);
+	/* The exec port belongs to the session: it runs commands and no more. */
+	if (p == PORT_EXEC && h->type != VG_EXEC && h->type != VG_STDIN && h->type != VG_STDIN_EOF &&
+	    h->type != VG_SIGNAL)
+		return send_error(p, h->id, "frame type %u is not allowed on the exec port", h->type);
+	struct child *c = find_child(p, h->id);
+	switch (h->type) {
+	case VG_HELLO: {
+		struct utsname u;
+		struct kvbuf b = { .len = 0 };
+		uname(&u);
+		kv_addf(&b, "version", "%d", VG_PROTOCOL_VERSION);
+		kv_add(&b, "kernel", u.release);
+		send_frame(p, VG_READY, h->id, b.data, b.len);
+		break;
+	}
+	case VG_EXEC:
+		do_exec(p, h->id, kv, n);
+		break;
+	case VG_STDIN:
+		if (c && c->in >= 0 && h->len) {
+			ssize_t off = 0;
+			while (off < h->len) {
+				ssize_t w = write(c->in, payload + off, h->len - off);
+				if (w <= 0) {
+					close_fd(&c->in);
+					break;
+				}
+				off += w;
+			}
+		}
+		break;
+	case VG_STDIN_EOF:
+		if (c)
+			close_fd(&c->in);
+		break;
+	case VG_SIGNAL: {
+		long sig = parse_num(kv_get(kv, n, "signal"), -1, 64);
+		if (c && sig > 0)
+			kill(-c->pid, (int)sig);
+		break;
+	}
+	case VG_ATTACH:
+		do_attach(p, h->id, kv, n);
+		break;
+	case VG_DIFF:
+		do_diff(p, h->id);
+		break;
+	case VG_READ:
+		do_read(p, h->id, kv, n);
+		break;
+	case VG_POWEROFF:
+		send_frame(p, VG_OK, h->id, NULL, 0);
+		sync();
+		/* QEMU runs with -no-reboot: a reset ends it on every machine type. */
+		reboot(RB_AUTOBOOT);
+		break;
+	default:
+		send_error(p, h->id, "unknown frame type %u", h->type);
+	}
+}
+
+static void read_port(int p)
+{
+	struct port *pt = &ports[p];
+	ssize_t n = read(pt->fd, pt->buf + pt->have, sizeof(pt->buf) - pt->have);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			port_down(p);
+		return;
+	}
+	pt->have += (size_t)n;
+	while (pt->have >= sizeof(struct vg_header)) {
+		struct vg_header h;
+		memcpy(&h, pt->buf, sizeof(h));
+		if (h.len > VG_MAX_PAYLOAD || h.flags) {
+			/* A broken stream cannot be resynchronised: drop it. */
+			send_error(p, h.id, "frame of %u bytes (limit %d) or flags set: stream dropped", h.len, VG_MAX_PAYLOAD);
+			pt->have = 0;
+			return;
+		}
+		if (pt->have < sizeof(h) + h.len)
+			return;
+		static char payload[VG_MAX_PAYLOAD + 1];
+		memcpy(payload, pt->buf + sizeof(h), h.len);
+		payload[h.len] = '\0';
+		memmove(pt->buf, pt->buf + sizeof(h) + h.len, pt->have - sizeof(h) - h.len);
+		pt->have -= sizeof(h) + h.len;
+		handle_frame(p, &h, payload);
+	}
+}
+
+static int open_port(const char *name)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *e;
+	int fd = -1;
+	if (!d)
+		return -1;
+	while (fd < 0 && (e = readdir(d))) {
+		char path[512], got[128] = "";
+		FILE *f;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(got, sizeof(got), f))
+			got[strcspn(got, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(got, name))
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	}
+	closedir(d);
+	return fd;
+}
+
+/* bulkhead.pids=N and bulkhead.mem_mb=N from the kernel command line. */
+static long cmdline_num(const char *key, long dflt)
+{
+	char line[4096] = "", *s;
+	FILE *f = fopen("/proc/cmdline", "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	for (s = strtok(line, " \n"); s; s = strtok(NULL, " \n"))
+		if (!strncmp(s, key, strlen(key)) && s[strlen(key)] == '=')
+			return atol(s + strlen(key) + 1);
+	return dflt;
+}
+
+static void setup_limits(void)
+{
+	char v[64];
+	write_file("/proc/self/oom_score_adj", "-1000");
+	if (mkdir(CMD_CGROUP, 0755) < 0 && errno != EEXIST)
+		logmsg("cgroup %s: %s", CMD_CGROUP, strerror(errno));
+	if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids +memory") < 0)
+		logmsg("cannot enable the pids and memory controllers: %s", strerror(errno));
+	snprintf(v, sizeof(v), "%ld", cmdline_num("bulkhead.pids", 512));
+	if (write_file(CMD_CGROUP "/pids.max", v) < 0)
+		logmsg("pids.max: %s", strerror(errno));
+	snprintf(v, sizeof(v), "%ldM", cmdline_num("bulkhead.mem_mb", 256));
+	if (write_file(CMD_CGROUP "/memory.max", v) < 0)
+		logmsg("memory.max: %s", strerror(errno));
+	write_file(CMD_CGROUP "/memory.swap.max", "0");
+}
+
+int main(void)
+{
+	/* PIPE: a command's stdin may close under us; CHLD stays default so
+	 * waitpid sees every child (PID 1 reaps orphans too). */
+	signal(SIGPIPE, SIG_IGN);
+	setup_limits();
+	for (int p = 0; p < NPORTS; p++) {
+		if ((ports[p].fd = open_port(ports[p].name)) < 0) {
+			logmsg("virtio-serial port %s not found; stopping the VM", ports[p].name);
+			reboot(RB_AUTOBOOT);
+			return 1;
+		}
+	}
+	logmsg("serving %s and %s", VG_PORT_CTL, VG_PORT_EXEC);
+	for (;;) {
+		struct pollfd pfd[NPORTS + 3 * MAX_CHILDREN];
+		struct { struct child *c; int *fd; uint16_t type; } map[3 * MAX_CHILDREN];
+		int n = 0, m = 0, timeout = -1;
+		long long now = now_ms();
+		for (int p = 0; p < NPORTS; p++) {
+			pfd[n++] = (struct pollfd){ ports[p].fd, POLLIN, 0 };
+			if (!ports[p].up)
+				timeout = 100; /* POLLHUP until the host connects: look again soon */
+		}
+		for (int i = 0; i < MAX_CHILDREN; i++) {
+			struct child *c = &children[i];
+			if (!c->used)
+				continue;
+			if (c->deadline_ms && !c->exited && now >= c->deadline_ms) {
+				c->timed_out = 1;
+				c->deadline_ms = 0;
+				kill(-c->pid, SIGKILL);
+			}
+			if (c->exited && ((c->out < 0 && c->err < 0) || now >= c->drain_until_ms)) {
+				if (c->out >= 0)
+					drain(c, &c->out, VG_STDOUT);
+				if (c->err >= 0)
+					drain(c, &c->err, VG_STDERR);
+				finish_child(c);
+				continue;
+			}
+			if (c->out >= 0) {
+				map[m] = (typeof(map[0])){ c, &c->out, VG_STDOUT };
+				pfd[NPORTS + m++] = (struct pollfd){ c->out, POLLIN, 0 };
+			}
+			if (c->err >= 0) {
+				map[m] = (typeof(map[0])){ c, &c->err, VG_STDERR };
+				pfd[NPORTS + m++] = (struct pollfd){ c->err, POLLIN, 0 };
+			}
+			timeout = timeout < 0 || timeout > 50 ? 50 : timeout; /* reap and deadlines */
+		}
+		n += m;
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			logmsg("poll: %s", strerror(errno));
+		for (int p = 0; p < NPORTS; p++) {
+			short re = pfd[p].revents;
+			if (re & POLLIN) {
+				ports[p].up = 1;
+				read_port(p);
+			} else if (re & POLLHUP) {
+				port_down(p);
+			} else if (!ports[p].up && !(re & POLLHUP) && timeout == 100) {
+				ports[p].up = 1; /* connected, nothing sent yet */
+			}
+		}
+		for (int k = 0; k < m; k++)
+			if (pfd[NPORTS + k].revents && *map[k].fd >= 0)
+				drain(map[k].c, map[k].fd, map[k].type);
+		reap();
+	}
+}
