@@ -26,6 +26,18 @@ struct InstallHooksOptions {
 };
 int install_hooks(const InstallHooksOptions& o);
 int unload(const std::string& pin_root);
+
+// microVMs (userspace/vm/vm_commands.cpp).
+// `bulkhead vm prepare`: Debian's kernel and the guest image into `assets`.
+int vm_prepare(const std::string& assets, const std::string& kernel_tree);
+// `bulkhead vm exec --session ID -- CMD`: runs CMD in the session's VM; its exit status.
+int vm_exec(const std::string& socket, const std::string& id, const std::vector<std::string>& command);
+int vm_diff(const std::string& socket, const std::string& id, bool json);
+int vm_apply(const std::string& socket, const std::string& id, const std::vector<std::string>& paths,
+             bool allow_protected);
+int vm_discard(const std::string& socket, const std::string& id);
+// `bulkhead sessions promote ID`.
+int session_promote(const std::string& socket, const std::string& id);
 int reload(const std::string& socket);
 // `bulkhead approve|deny ID [--session]`: answers a held `ask` request.
 int decide(const std::string& socket, const std::string& id, bool allow, bool for_session);

@@ -15,6 +15,7 @@
 #include "guards/loader.h"
 #include "rules_tool.h"
 #include "session/run.h"
+#include "vmguard/vm.h"
 
 using namespace bulkhead;
 
@@ -126,6 +127,50 @@ int main(int argc, char** argv) {
     auto* sessions_thaw = sessions->add_subcommand(
         "thaw", "Resume a session a risk threshold froze (root or the session's owner)");
     sessions_thaw->add_option("id", session_id, "The session's id")->required();
+    auto* sessions_promote = sessions->add_subcommand(
+        "promote",
+        "Move a session into a microVM now: it is frozen, its workspace is shared read-only with a VM,\n"
+        "  and (with bulkhead's hooks) its shell commands run there. Example: bulkhead sessions promote 17900...");
+    sessions_promote->add_option("id", session_id, "The session's id")->required();
+
+    auto* vm = app.add_subcommand(
+        "vm",
+        "microVMs of promoted sessions: QEMU microvm, no host secrets, no network, changes held for review");
+    vm->require_subcommand(1);
+    std::string vm_assets = "/var/lib/bulkhead/vm", kernel_tree;
+    auto* vm_prepare = vm->add_subcommand(
+        "prepare",
+        "Unpack Debian's kernel package (apt-get download, never installed) and build the guest image.\n"
+        "  Run once before the daemon promotes sessions. Example: bulkhead vm prepare");
+    vm_prepare->add_option("--assets", vm_assets, "Where the kernel and image go (config vm.assets)")
+        ->capture_default_str();
+    vm_prepare->add_option("--kernel-tree", kernel_tree, "Use this unpacked linux-image package instead of fetching one");
+    std::vector<std::string> vm_command;
+    auto* vm_exec = vm->add_subcommand(
+        "exec",
+        "Run a command in a promoted session's VM, in the same directory; exits with its status\n"
+        "  (124: wall time ran out). The agent's hooks route shell tool calls through this.\n"
+        "  Example: bulkhead vm exec --session 17900... -- make test");
+    vm_exec->add_option("--session", session_id, "The session's id")->required();
+    vm_exec->add_option("command", vm_command, "The command (after --)")->required();
+    auto* vm_diff = vm->add_subcommand("diff", "What the session changed in its VM's copy of the workspace");
+    vm_diff->add_option("id", session_id, "The session's id")->required();
+    vm_diff->add_flag("--json", as_json, "Machine-readable output");
+    std::vector<std::string> apply_paths;
+    bool allow_protected = false;
+    auto* vm_apply = vm->add_subcommand(
+        "apply",
+        "Bring reviewed changes back to the host workspace. Git hooks, agent and MCP configs, CI\n"
+        "  workflows and agent instruction files are refused unless named with --allow-protected.\n"
+        "  Example: bulkhead vm apply 17900... --paths src/ README.md");
+    vm_apply->add_option("id", session_id, "The session's id")->required();
+    vm_apply->add_option("--paths", apply_paths, "Only these paths (and what lies below them)");
+    vm_apply->add_flag("--allow-protected", allow_protected, "Apply protected paths too (after review)");
+    auto* vm_discard = vm->add_subcommand("discard", "Stop the session's VM and drop its changes");
+    vm_discard->add_option("id", session_id, "The session's id")->required();
+    auto* vm_supervise = app.add_subcommand("vm-supervise", "Internal: owns one QEMU process (see vmguard/vm.h)");
+    vm_supervise->group("");
+    vm_supervise->prefix_command();
 
     std::string hook_agent, hook_socket = "/run/bulkhead/hook.sock", unreachable = "deny-writes";
     auto* hook = app.add_subcommand(
@@ -270,6 +315,20 @@ int main(int argc, char** argv) {
             return commands::session_show(socket, session_id, as_json);
         if (*sessions_thaw)
             return commands::session_thaw(socket, session_id);
+        if (*sessions_promote)
+            return commands::session_promote(socket, session_id);
+        if (*vm_supervise)
+            return vmguard::supervise(vm_supervise->remaining());
+        if (*vm_prepare)
+            return commands::vm_prepare(vm_assets, kernel_tree);
+        if (*vm_exec)
+            return commands::vm_exec(socket, session_id, vm_command);
+        if (*vm_diff)
+            return commands::vm_diff(socket, session_id, as_json);
+        if (*vm_apply)
+            return commands::vm_apply(socket, session_id, apply_paths, allow_protected);
+        if (*vm_discard)
+            return commands::vm_discard(socket, session_id);
         if (*sessions)
             return commands::sessions(socket, as_json);
         if (*hook)

@@ -236,8 +236,15 @@ std::unique_ptr<Vm> Vm::boot(const VmSpec& spec, std::string* error) {
         *error = "vmguard: " + e;
         return nullptr;
     }
+    // HELLO again every second until the agent answers: bytes that reach the
+    // port before the guest has opened it can be dropped.
+    auto last_hello = std::chrono::steady_clock::now();
     for (;;) {
         auto f = vm->ctl_->receive(std::chrono::milliseconds(250), &err);
+        if (!f && std::chrono::steady_clock::now() - last_hello > std::chrono::seconds(1)) {
+            vm->ctl_->send(VG_HELLO, 0);
+            last_hello = std::chrono::steady_clock::now();
+        }
         if (f && f->type == VG_READY) {
             auto kv = KvList::parse(f->payload);
             if (!kv || kv->get("version") != std::to_string(VG_PROTOCOL_VERSION)) {
@@ -258,7 +265,7 @@ std::unique_ptr<Vm> Vm::boot(const VmSpec& spec, std::string* error) {
         if (std::chrono::steady_clock::now() - started > spec.boot_timeout) {
             *error = "vmguard: the guest agent did not answer within " +
                      std::to_string(spec.boot_timeout.count() / 1000) + " s (accel " + accel_name(spec.accel) +
-                     ")" + vm->supervisor_tail();
+                     "); console:\n" + console_tail_of(vm->dir_ + "/console.log");
             return nullptr;
         }
     }

@@ -52,6 +52,54 @@ std::string where(const std::string& path, const YAML::Node& n) {
     return path + ":" + std::to_string(n.Mark().line + 1) + ": ";
 }
 
+std::string load_vm(const YAML::Node& v, const std::string& path, VmConfig* vm) {
+    if (!v.IsMap())
+        return "config: " + where(path, v) + "vm must be a map (see the README, \"microVMs\")";
+    auto number = [&](const YAML::Node& n, const std::string& key, int lo, int hi, int* out) -> std::string {
+        *out = n.as<int>();
+        if (*out < lo || *out > hi)
+            return "config: " + where(path, n) + "vm." + key + " must be " + std::to_string(lo) + ".." +
+                   std::to_string(hi);
+        return {};
+    };
+    for (const auto& kv : v) {
+        std::string key = kv.first.as<std::string>();
+        const YAML::Node& n = kv.second;
+        std::string err;
+        if (key == "enabled")
+            vm->enabled = n.as<bool>();
+        else if (key == "assets")
+            vm->assets = n.as<std::string>();
+        else if (key == "run_dir")
+            vm->run_dir = n.as<std::string>();
+        else if (key == "accel") {
+            vm->accel = n.as<std::string>();
+            if (vm->accel != "auto" && vm->accel != "kvm" && vm->accel != "tcg")
+                err = "config: " + where(path, n) + "vm.accel must be auto, kvm or tcg";
+        } else if (key == "without_hooks") {
+            vm->without_hooks = n.as<std::string>();
+            if (vm->without_hooks != "freeze" && vm->without_hooks != "kill")
+                err = "config: " + where(path, n) + "vm.without_hooks must be freeze or kill";
+        } else if (key == "vcpus")
+            err = number(n, key, 1, 64, &vm->vcpus);
+        else if (key == "memory_mb")
+            err = number(n, key, 128, 1 << 20, &vm->memory_mb);
+        else if (key == "disk_mb")
+            err = number(n, key, 16, 1 << 20, &vm->disk_mb);
+        else if (key == "pids")
+            err = number(n, key, 16, 1 << 22, &vm->pids);
+        else if (key == "pool")
+            err = number(n, key, 0, 64, &vm->pool);
+        else if (key == "exec_timeout_seconds")
+            err = number(n, key, 1, 86400, &vm->exec_timeout_seconds);
+        else
+            err = "config: " + where(path, kv.first) + "unknown key 'vm." + key + "'";
+        if (!err.empty())
+            return err;
+    }
+    return {};
+}
+
 }  // namespace
 
 std::optional<Config> load(const std::string& path, std::string* error) {
@@ -70,7 +118,7 @@ std::optional<Config> load(const std::string& path, std::string* error) {
     static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
                                              "agents", "exporters", "spool_root", "metrics", "taint_allow",
                                              "ask_timeout_seconds", "nameservers", "hook_socket",
-                                             "risk_thresholds"};
+                                             "risk_thresholds", "vm"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -110,6 +158,11 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                 }
                 std::stable_sort(c.risk_thresholds.begin(), c.risk_thresholds.end(),
                                  [](const RiskThreshold& a, const RiskThreshold& b) { return a.at < b.at; });
+            } else if (key == "vm") {
+                if (auto e = load_vm(v, path, &c.vm); !e.empty()) {
+                    *error = e;
+                    return std::nullopt;
+                }
             } else if (key == "events_log") {
                 c.events_log = v.as<std::string>();
             } else if (key == "pin_root") {

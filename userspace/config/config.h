@@ -25,6 +25,24 @@ struct RiskThreshold {
     std::string action;
 };
 
+// vmguard: where promoted sessions run (README "microVMs").
+struct VmConfig {
+    bool enabled = true;
+    std::string assets = "/var/lib/bulkhead/vm";  // kernel/ and initramfs (bulkhead vm prepare)
+    std::string run_dir = "/run/bulkhead/vm";
+    std::string accel = "auto";                   // auto (probe /dev/kvm), kvm, tcg
+    int vcpus = 1;
+    int memory_mb = 512;
+    int disk_mb = 256;
+    int pids = 512;
+    int pool = 1;                                 // booted, paused VMs kept ready
+    int exec_timeout_seconds = 600;               // wall time of one command in the VM
+    // A promoted session whose agent has no bulkhead hooks: stay frozen for
+    // a human (freeze), or be killed on the host (kill); its workspace stays
+    // attached to the VM either way.
+    std::string without_hooks = "freeze";
+};
+
 struct Config {
     std::vector<std::string> rules;        // rule files, loaded in order
     std::string socket = "/run/bulkhead/control.sock";
@@ -49,6 +67,7 @@ struct Config {
     // How long an `ask` holds an operation for a human before denying it.
     int ask_timeout_seconds = 60;
     std::vector<RiskThreshold> risk_thresholds;  // ascending by `at`
+    VmConfig vm;
 };
 
 // The shipped agent kinds and their executables (agent discovery).

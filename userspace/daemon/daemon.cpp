@@ -53,6 +53,8 @@
 #include "session/sessions.h"
 #include "session/tool_calls.h"
 #include "hooks/tools.h"
+#include "vm/vm_host.h"
+#include "vmguard/apply.h"
 
 namespace bulkhead::daemon {
 
@@ -74,6 +76,7 @@ struct Client {
     bool subscribed = false;
     std::optional<uint64_t> session_filter;
     bool hook = false;  // came in on the hook socket: tool-call reports only
+    uint64_t serial = 0;  // tells a reused fd from the connection a deferred reply is for
 };
 
 // The session table as gRPC threads read it: a locked copy the daemon's
@@ -162,6 +165,15 @@ private:
     json session_show(const json& req);
     json thaw(const Client& c, const json& req);
 
+    // microVMs (userspace/vm/, vmguard/): promotion and review of what a
+    // promoted session changed.
+    void start_vms();
+    std::string promote(session::Session& s, const std::string& why);
+    void on_vm();
+    void vm_request(Client& c, const std::string& op, const json& req);
+    std::optional<json> routed_to_vm(const session::Session& s, hooks::ToolKind kind, const json& input,
+                                     std::string* reason);
+
     // Agents' hooks (userspace/hooks/): tool calls judged before they run,
     // kernel events tagged with the call that caused them.
     json tool_call(const Client& c, const json& req);
@@ -218,6 +230,10 @@ private:
     exporters::MetricsRegistry metrics_;
     std::unique_ptr<exporters::MetricsServer> metrics_server_;
     std::shared_ptr<SessionSnapshot> session_snapshot_ = std::make_shared<SessionSnapshot>();
+    std::unique_ptr<vm::VmHost> vm_;
+    std::string vm_unavailable_;  // why there are no microVMs
+    std::map<uint64_t, std::string> vm_exec_sockets_;  // promoted session → its VM's exec socket
+    uint64_t client_serial_ = 0;
 };
 
 int64_t now_unix_ns() {
@@ -821,10 +837,9 @@ void Daemon::act(const events::Event& alert) {
     note.verdict = "audit";
     auto* s = sessions_.find(alert.session);
     if (alert.action == "promote") {
-        // vmguard (issue 7) is not built yet: say so instead of pretending.
-        note.detail = "promote requested by rule '" + alert.rule + "': no microVM backend in this build";
-        if (s)
-            note.detail += "; " + freeze(*s, /* frozen = */ true) + " pending a human decision";
+        note.op = "promote";
+        note.detail = s ? promote(*s, "rule '" + alert.rule + "'")
+                        : "promote requested by rule '" + alert.rule + "', but the event has no session";
     } else {
         note.detail = kill_session(s, alert.tgid);
     }
@@ -890,10 +905,7 @@ void Daemon::check_risk(session::Session& s, const events::Event& cause) {
         } else if (t.action == "kill") {
             note.detail += kill_session(&s, cause.tgid);
         } else {
-            // vmguard (issue 7) is not built yet: the session waits, frozen, for a human.
-            note.detail += "promote requested, but this build has no microVM backend; " +
-                           freeze(s, /* frozen = */ true) + " pending a human decision (bulkhead sessions thaw " +
-                           std::to_string(s.id) + ")";
+            note.detail += promote(s, "risk threshold " + std::to_string(t.at));
         }
         spdlog::warn("sessions: {}", note.detail);
         publish(std::move(note));
@@ -1150,6 +1162,7 @@ void Daemon::accept_clients(int listen_fd, bool hook) {
         c.fd = Fd(fd);
         c.peer = *peer;
         c.hook = hook;
+        c.serial = ++client_serial_;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.fd = fd;
@@ -1448,6 +1461,14 @@ json Daemon::tool_call(const Client& c, const json& req) {
             reason = what;
         }
     }
+    json updated_input;
+    if (session && decision == "allow" && session->state == "promoted")
+        if (auto routed = routed_to_vm(*session, kind, input, &reason)) {
+            if (routed->is_null())
+                decision = "deny";
+            else
+                updated_input = *routed;
+        }
     if (decisive) {
         rule_name = decisive->name;
         reason = "bulkhead " + std::string(decision == "deny" ? "blocked" : "asks a human about") + " " + name +
@@ -1482,12 +1503,17 @@ json Daemon::tool_call(const Client& c, const json& req) {
         e.tags = {"bulkhead", "tool_call"};
     }
     e.risk = risk;
+    if (!updated_input.is_null())
+        e.detail += " (runs in the session's microVM)";
     publish(std::move(e));
-    return {{"ok", true},
-            {"decision", decision},
-            {"reason", reason},
-            {"rule", rule_name},
-            {"session", session ? std::to_string(session->id) : ""}};
+    json reply = {{"ok", true},
+                  {"decision", decision},
+                  {"reason", reason},
+                  {"rule", rule_name},
+                  {"session", session ? std::to_string(session->id) : ""}};
+    if (!updated_input.is_null())
+        reply["updated_input"] = updated_input;
+    return reply;
 }
 
 // `bulkhead sessions show ID`: the session, its tool calls and the events
@@ -1532,6 +1558,263 @@ json Daemon::thaw(const Client& c, const json& req) {
     spdlog::info("sessions: {} (uid {})", what, c.peer.uid);
     save_sessions();
     return {{"ok", true}, {"detail", what}};
+}
+
+// ---------------------------------------------------------------------------
+// microVMs
+
+void Daemon::start_vms() {
+    if (!opts_.config.vm.enabled) {
+        vm_unavailable_ = "microVMs are disabled (vm.enabled: false)";
+        return;
+    }
+    char exe[PATH_MAX] = {};
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    std::string err;
+    if (n > 0)
+        vm_ = vm::VmHost::start(opts_.config.vm, std::string(exe, static_cast<size_t>(n)), &err);
+    if (!vm_) {
+        vm_unavailable_ = err.empty() ? "cannot find the bulkhead binary" : err;
+        spdlog::warn("vm: {}; promotion will freeze sessions instead", vm_unavailable_);
+    }
+}
+
+// Freezes the session where it stands and hands it to vmguard; the rest
+// happens in on_vm() when the VM is attached. Returns what was done.
+std::string Daemon::promote(session::Session& s, const std::string& why) {
+    if (s.state == "promoting" || s.state == "promoted")
+        return "session " + std::to_string(s.id) + " is already " + s.state;
+    std::string frozen = freeze(s, /* frozen = */ true);
+    if (!vm_)
+        return "promote requested by " + why + ", but no microVM is available (" + vm_unavailable_ + "); " + frozen +
+               " pending a human decision (bulkhead sessions thaw " + std::to_string(s.id) + ")";
+    std::string ws = s.workspace.empty() ? "" : fs::weakly_canonical(s.workspace).string();
+    if (ws.empty() || ws == "/")
+        return "promote requested by " + why + ", but session " + std::to_string(s.id) +
+               " has no workspace to move into a microVM; " + frozen + " pending a human decision";
+    struct stat st {};
+    gid_t gid = ::stat(ws.c_str(), &st) == 0 ? st.st_gid : 0;
+    s.state = "promoting";
+    vm_->promote({s.id, ws, vm::secrets_below(ws), s.uid, gid});
+    save_sessions();
+    return "promoting session " + std::to_string(s.id) + " into a microVM (" + why + "): " + frozen +
+           " until its workspace " + ws + " is attached";
+}
+
+void Daemon::on_vm() {
+    for (auto& c : vm_->take()) {
+        if (c.kind == "promote") {
+            auto* s = sessions_.find(c.session);
+            events::Event note;
+            note.kind = "vm";
+            note.time_unix_ns = now_unix_ns();
+            note.session = c.session;
+            note.rule = "Session promoted to a microVM";
+            note.priority = "Warning";
+            note.tags = {"bulkhead", "vmguard"};
+            note.verdict = "audit";
+            note.op = "promote";
+            if (!c.result.value("ok", false)) {
+                note.priority = "Error";
+                note.detail = "promotion of session " + std::to_string(c.session) +
+                              " failed: " + c.result.value("error", "?") + "; the session stays frozen";
+                if (s)
+                    s->state = "frozen";
+            } else if (s) {
+                s->vm = c.result.value("vm", "");
+                vm_exec_sockets_[s->id] = c.result.value("exec_socket", "");
+                note.detail = "session " + std::to_string(s->id) + " promoted into microVM " + s->vm + " (accel " +
+                              c.result.value("accel", "") + ", from " + c.result.value("source", "") + " in " +
+                              std::to_string(c.result.value("ms", 0)) + " ms); workspace " + s->workspace +
+                              " is read-only to it and its changes wait for review (bulkhead vm diff " +
+                              std::to_string(s->id) + ")";
+                bool hooks = tool_calls_.of(s->id) && !tool_calls_.of(s->id)->empty();
+                if (hooks) {
+                    freeze(*s, /* frozen = */ false);
+                    note.detail += "; its agent has bulkhead's hooks: shell commands now run in the VM, host "
+                                   "file writes are denied, and the agent is thawed";
+                } else if (opts_.config.vm.without_hooks == "kill") {
+                    note.detail += "; no hooks route its commands, so its host processes are killed: " +
+                                   kill_session(s, 0);
+                } else {
+                    note.detail += "; no hooks route its commands, so it stays frozen for a human "
+                                   "(bulkhead sessions thaw " + std::to_string(s->id) + " resumes it on the host)";
+                }
+                if (s->state != "killed")
+                    s->state = hooks ? "promoted" : "frozen";
+                s->vm = c.result.value("vm", "");
+            }
+            spdlog::warn("vm: {}", note.detail);
+            publish(std::move(note));
+            save_sessions();
+            continue;
+        }
+        if (c.kind == "discard" && c.result.value("ok", false)) {
+            vm_exec_sockets_.erase(c.session);
+            if (auto* s = sessions_.find(c.session)) {
+                s->vm.clear();
+                if (s->state == "promoted")
+                    s->state = "frozen";
+                save_sessions();
+            }
+        }
+        auto it = clients_.find(c.client_fd);
+        bool connected = it != clients_.end() && it->second.serial == c.client_serial;
+        if (c.result.contains("applied")) {
+            events::Event note;
+            note.kind = "vm";
+            note.time_unix_ns = now_unix_ns();
+            note.session = c.session;
+            note.uid = connected ? it->second.peer.uid : 0;
+            note.rule = "microVM changes applied";
+            note.priority = c.result["refused"].empty() ? "Notice" : "Warning";
+            note.tags = {"bulkhead", "vmguard"};
+            note.verdict = "audit";
+            note.op = "apply";
+            note.detail = std::to_string(c.result["applied"].size()) + " changes of session " +
+                          std::to_string(c.session) + " applied to the host, " +
+                          std::to_string(c.result["refused"].size()) + " refused for review, " +
+                          std::to_string(c.result["failed"].size()) + " failed";
+            for (const auto& r : c.result["refused"])
+                note.detail += "; refused " + r.value("path", "") + " (" + r.value("why", "") + ")";
+            publish(std::move(note));
+        }
+        if (connected)
+            send(it->second, c.result);
+    }
+}
+
+// Shell calls of a promoted session run in its VM; host file writes are
+// denied (nullopt: not a call this changes; null json: deny, with *reason).
+std::optional<json> Daemon::routed_to_vm(const session::Session& s, hooks::ToolKind kind, const json& input,
+                                         std::string* reason) {
+    auto sock = vm_exec_sockets_.find(s.id);
+    if (sock == vm_exec_sockets_.end())
+        return std::nullopt;
+    if (kind == hooks::ToolKind::kShell && input.is_object() && input.contains("command") &&
+        input["command"].is_string()) {
+        char exe[PATH_MAX] = {};
+        ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        std::string cmd = input["command"];
+        std::string quoted = "'";
+        for (char ch : cmd)
+            quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+        quoted += "'";
+        json updated = input;
+        updated["command"] = std::string(exe, static_cast<size_t>(std::max<ssize_t>(n, 0))) + " --socket " +
+                             opts_.config.socket + " vm exec --session " + std::to_string(s.id) + " -- /bin/sh -c " +
+                             quoted;
+        *reason = "bulkhead: session " + std::to_string(s.id) + " was promoted into a microVM; this command runs there";
+        return updated;
+    }
+    if (hooks::write_like(kind)) {
+        *reason = "bulkhead: session " + std::to_string(s.id) +
+                  " was promoted into a microVM, so files on the host are read-only to it. Make the change with a "
+                  "shell command instead: shell commands run in the VM's copy of the workspace, and a human "
+                  "reviews and applies the result.";
+        return json(nullptr);
+    }
+    return std::nullopt;
+}
+
+void Daemon::vm_request(Client& c, const std::string& op, const json& req) {
+    uint64_t id = std::stoull(req.value("session", "0"));
+    auto* s = sessions_.find(id);
+    if (!s)
+        return send(c, {{"ok", false}, {"error", "vm: no session " + std::to_string(id)}});
+    auto in_session = session_of_pid(c.peer.pid);
+    if (op == "vm_exec_socket") {
+        // The session itself runs commands in its VM (that is the point);
+        // outside it, root or the session's owner.
+        bool own = in_session && in_session->id == id;
+        if (!own && (in_session || (c.peer.uid != 0 && c.peer.uid != s->uid)))
+            return send(c, {{"ok", false}, {"error", "vm: only session " + std::to_string(id) +
+                                                         ", its owner or root may run commands in its VM"}});
+        auto it = vm_exec_sockets_.find(id);
+        if (it == vm_exec_sockets_.end())
+            return send(c, {{"ok", false}, {"error", "vm: session " + std::to_string(id) + " has no microVM (state " +
+                                                         s->state + ")"}});
+        return send(c, {{"ok", true}, {"exec_socket", it->second}, {"timeout_s", opts_.config.vm.exec_timeout_seconds}});
+    }
+    // Review and promotion are for humans: never from inside a session.
+    if (in_session || peer_in_session(c.peer))
+        return send(c, {{"ok", false}, {"error", "vm: refused: the caller runs inside an agent session"}});
+    if (c.peer.uid != 0 && c.peer.uid != s->uid)
+        return send(c, {{"ok", false}, {"error", "vm: only root or the session's owner may do this"}});
+    if (op == "promote") {
+        events::Event note;
+        note.kind = "vm";
+        note.time_unix_ns = now_unix_ns();
+        note.session = id;
+        note.rule = "Session promotion requested";
+        note.priority = "Notice";
+        note.tags = {"bulkhead", "vmguard"};
+        note.verdict = "audit";
+        note.op = "promote";
+        note.detail = promote(*s, "uid " + std::to_string(c.peer.uid) + " (bulkhead sessions promote)");
+        bool ok = s->state == "promoting";
+        publish(note);
+        return send(c, {{"ok", ok}, {"detail", note.detail}, {"error", ok ? "" : note.detail}});
+    }
+    if (!vm_)
+        return send(c, {{"ok", false}, {"error", "vm: no microVMs: " + vm_unavailable_}});
+    if (op == "vm_discard") {
+        events::Event note;
+        note.kind = "vm";
+        note.time_unix_ns = now_unix_ns();
+        note.session = id;
+        note.rule = "microVM discarded";
+        note.priority = "Notice";
+        note.tags = {"bulkhead", "vmguard"};
+        note.verdict = "audit";
+        note.op = "discard";
+        note.detail = "uid " + std::to_string(c.peer.uid) + " discarded the microVM of session " + std::to_string(id) +
+                      " and every change in it";
+        publish(note);
+        return vm_->discard(id, c.fd.get(), c.serial);
+    }
+    if (op == "vm_diff")
+        return vm_->job(id, c.fd.get(), c.serial, [](vmguard::Vm& vm) {
+            std::vector<vmguard::Change> changes;
+            if (auto e = vm.diff(&changes); !e.empty())
+                return json{{"ok", false}, {"error", e}};
+            json arr = json::array();
+            for (const auto& ch : changes)
+                arr.push_back({{"op", std::string(1, ch.op)},
+                               {"type", std::string(1, ch.type)},
+                               {"path", ch.path},
+                               {"size", ch.size},
+                               {"mode", ch.mode},
+                               {"target", ch.target},
+                               {"review", vmguard::review_required(ch.path)}});
+            return json{{"ok", true}, {"workspace", vm.workspace()}, {"changes", arr}};
+        });
+    if (op == "vm_apply") {
+        vmguard::ApplyOptions o;
+        if (req.contains("paths") && req["paths"].is_array())
+            for (const auto& p : req["paths"])
+                if (p.is_string())
+                    o.paths.push_back(p);
+        o.allow_protected = req.value("allow_protected", false);
+        // on_vm publishes what was applied and refused when the job is done.
+        return vm_->job(id, c.fd.get(), c.serial, [o](vmguard::Vm& vm) {
+            std::vector<vmguard::Change> changes;
+            if (auto e = vm.diff(&changes); !e.empty())
+                return json{{"ok", false}, {"error", e}};
+            auto r = vmguard::apply(vm, changes, vm.workspace(), o);
+            json refused = json::array(), failed = json::array();
+            for (const auto& [p, why] : r.refused)
+                refused.push_back({{"path", p}, {"why", why}});
+            for (const auto& [p, why] : r.failed)
+                failed.push_back({{"path", p}, {"why", why}});
+            return json{{"ok", r.failed.empty()},
+                        {"applied", r.applied},
+                        {"refused", refused},
+                        {"failed", failed},
+                        {"error", r.failed.empty() ? "" : "vm: some changes could not be applied"}};
+        });
+    }
+    send(c, {{"ok", false}, {"error", "vm: unknown op '" + op + "'"}});
 }
 
 void Daemon::handle_request(Client& c, const std::string& line) {
@@ -1580,6 +1863,8 @@ void Daemon::handle_request(Client& c, const std::string& line) {
             }
             return;
         }
+        if (op.starts_with("vm_") || op == "promote")
+            return vm_request(c, op, req);
         if (op == "start_session" || op == "end_session" || op == "reload" || op == "decide" || op == "thaw") {
             if (peer_in_session(c.peer))
                 return send(c, {{"ok", false},
@@ -1674,6 +1959,9 @@ int Daemon::run() {
         add(asks_->fd());
         add(ask_timer_.get());
     }
+    start_vms();
+    if (vm_)
+        add(vm_->fd());
 
     // Events the kernel queued while no daemon was running come first.
     ring_buffer__consume(ring_);
@@ -1709,6 +1997,8 @@ int Daemon::run() {
                 }
             } else if (dns_ && fd == dns_->fd()) {
                 on_dns();
+            } else if (vm_ && fd == vm_->fd()) {
+                on_vm();
             } else if (asks_ && fd == asks_->fd()) {
                 asks_->on_readable();
                 arm_ask_timer();
@@ -1734,6 +2024,7 @@ int Daemon::run() {
         asks_->deny_all("the daemon is stopping");  // answered, never left to the kernel's ALLOW
     ring_buffer__consume(ring_);
     ring_buffer__free(ring_);
+    vm_.reset();  // every microVM stops; their supervisors remove what they left
     if (hub_)
         hub_->close();  // bounded; what is left stays in the spools for the next start
     ::unlink(opts_.config.socket.c_str());

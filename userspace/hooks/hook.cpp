@@ -102,8 +102,24 @@ std::optional<ToolEvent> parse_hook_input(Agent agent, const json& in, std::stri
     return ev;
 }
 
-HookReply render_pre(Agent agent, const std::string& decision, const std::string& reason) {
+HookReply render_pre(Agent agent, const std::string& decision, const std::string& reason, const json& updated_input) {
     HookReply r;
+    if (decision == "allow" && updated_input.is_object()) {
+        // A promoted session: the call goes on, rewritten to run in its microVM.
+        if (agent == Agent::kGemini)
+            r.out = json{{"decision", "allow"}, {"reason", shortened(reason, kMaxReason)},
+                         {"hookSpecificOutput", {{"hookEventName", "BeforeTool"}, {"tool_input", updated_input}}}}
+                        .dump() + "\n";
+        else
+            r.out = json{{"hookSpecificOutput",
+                          {{"hookEventName", "PreToolUse"},
+                           {"permissionDecision", "allow"},
+                           {"permissionDecisionReason", shortened(reason, kMaxReason)},
+                           {"updatedInput", updated_input}}}}
+                        .dump() + "\n";
+        r.err = reason + "\n";
+        return r;
+    }
     if (decision != "deny" && decision != "ask")
         return r;  // nothing: the agent's own permission flow goes on
     if (agent == Agent::kGemini) {
@@ -192,7 +208,8 @@ HookReply run_hook(const HookOptions& o, std::istream& in) {
     if (!reply.value("ok", false))
         return render_unreachable(o.agent, *ev, o.unreachable, "the daemon refused: " + reply.value("error", "?"));
     if (ev->pre)
-        return render_pre(o.agent, reply.value("decision", "allow"), reply.value("reason", ""));
+        return render_pre(o.agent, reply.value("decision", "allow"), reply.value("reason", ""),
+                          reply.contains("updated_input") ? reply["updated_input"] : json());
     return render_post(o.agent, reply.value("denied", json::array()));
 }
 

@@ -47,8 +47,10 @@ struct HookReply {
     int exit_code = 0;
 };
 
-// The daemon's answer to a tool call, in the agent's protocol.
-HookReply render_pre(Agent agent, const std::string& decision, const std::string& reason);
+// The daemon's answer to a tool call, in the agent's protocol. An allow with
+// updated_input rewrites the call (a promoted session's shell command).
+HookReply render_pre(Agent agent, const std::string& decision, const std::string& reason,
+                     const nlohmann::json& updated_input = nullptr);
 HookReply render_post(Agent agent, const nlohmann::json& denied);
 // No daemon: the configured policy, said out loud.
 HookReply render_unreachable(Agent agent, const ToolEvent& ev, Unreachable policy, const std::string& why);

@@ -30,6 +30,7 @@ nlohmann::json to_json(const Session& s) {
         {"denied", s.denied},
         {"risk", s.risk},
         {"audited", s.audited},
+        {"vm", s.vm},
     };
 }
 

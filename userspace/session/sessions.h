@@ -23,7 +23,7 @@ struct Session {
     std::string cgroup;        // path of the leaf, "" for discovered sessions
     uint64_t cgroup_id = 0;
     uint32_t leader_pid = 0;
-    std::string state = "active";  // active, frozen, ended
+    std::string state = "active";  // active, frozen, promoting, promoted, killed, ended
     std::string origin;        // "run" or "discovered"
     std::string level;         // enforcement level of the session ("" = the daemon's)
     std::string taint;         // what tainted it ("" = not tainted)
@@ -31,6 +31,7 @@ struct Session {
     uint64_t audited = 0;
     int64_t risk = 0;          // sum of the `risk` of the rules that fired
     size_t thresholds_crossed = 0;  // config risk_thresholds already acted on
+    std::string vm;            // the microVM the session was promoted into ("" = none)
 };
 
 nlohmann::json to_json(const Session& s);

@@ -288,6 +288,11 @@ static void do_exec(int p, uint32_t id, char **kv, int n)
 			dprintf(2, "bulkhead-guest: cannot become uid %ld gid %ld: %s\n", uid, gid, strerror(errno));
 			_exit(126);
 		}
+		/* execvpe searches the caller's PATH, not envp's: use the request's. */
+		setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin", 1);
+		for (int i = 0; envp[i]; i++)
+			if (!strncmp(envp[i], "PATH=", 5))
+				setenv("PATH", envp[i] + 5, 1);
 		execvpe(argv[0], argv, envp);
 		dprintf(2, "bulkhead-guest: %s: %s\n", argv[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
