@@ -9,6 +9,10 @@ cd "$repo"
 
 scripts/install-deps.sh || exit 1
 scripts/build.sh || exit 1
+# The microVM tests' guest: Debian's kernel package, unpacked (never installed)
+# into build/vm once; the kernel lab boots the same kernel.
+build/userspace/bulkhead vm prepare --assets build/vm || exit 1
+[ -e build/lab/kernel ] || { mkdir -p build/lab && ln -s ../vm/kernel build/lab/kernel; }
 
 unit_log=$(mktemp)
 (cd build && ctest --output-on-failure -j2) 2>&1 | tee "$unit_log"

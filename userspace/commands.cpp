@@ -65,6 +65,12 @@ int status(const std::string& socket, bool as_json) {
               << "kernel: " << st.value("denied", 0) << " denied, " << st.value("audited", 0)
               << " audited, " << st.value("events", 0) << " events, " << st.value("drops", 0)
               << " dropped\n";
+    const json& vm = st["vm"];
+    if (vm.value("available", true))
+        std::cout << "microVMs: accel " << vm.value("accel", "") << " (" << vm.value("accel_why", "") << "), pool "
+                  << vm.value("pool_ready", 0) << "/" << vm.value("pool_size", 0) << " ready\n";
+    else
+        std::cout << "microVMs: unavailable: " << vm.value("why", "") << "\n";
     return 0;
 }
 

@@ -135,7 +135,28 @@ bool valid_rel_path(const std::string& p) {
 
 const char* accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
 
+// Debian's kernel under TCG on microvm sometimes stops for good in early
+// boot (the console's last line is ACPI table parsing, at time 0), a few
+// boots in ten on the development machines. A fresh QEMU boots, so a boot
+// that does not reach the agent in time is retried.
 std::unique_ptr<Vm> Vm::boot(const VmSpec& spec, std::string* error) {
+    std::string all;
+    for (int attempt = 1; attempt <= std::max(1, spec.boot_attempts); attempt++) {
+        std::string err;
+        auto vm = boot_once(spec, &err);
+        if (vm) {
+            vm->boot_attempts_ = attempt;
+            return vm;
+        }
+        all += (all.empty() ? "" : "\n") + ("attempt " + std::to_string(attempt) + ": ") + err;
+        if (err.find("did not answer within") == std::string::npos)
+            break;  // not a hang: another try would fail the same way
+    }
+    *error = all;
+    return nullptr;
+}
+
+std::unique_ptr<Vm> Vm::boot_once(const VmSpec& spec, std::string* error) {
     if (!valid_name(spec.name)) {
         *error = "vmguard: invalid VM name '" + spec.name + "'";
         return nullptr;
@@ -493,6 +514,7 @@ KvmProbe probe_kvm(VmSpec spec, std::chrono::milliseconds timeout) {
     }
     spec.accel = Accel::kKvm;
     spec.boot_timeout = timeout;
+    spec.boot_attempts = 1;
     spec.name += "-kvm-probe";
     std::string err;
     auto vm = Vm::boot(spec, &err);

@@ -44,7 +44,8 @@ struct VmSpec {
     // argv prefix that runs supervise(): {"/usr/bin/bulkhead", "vm-supervise"}
     std::vector<std::string> supervisor;
     std::string cgroup;  // cgroup v2 directory QEMU runs in; empty: the caller's
-    std::chrono::milliseconds boot_timeout{180'000};
+    std::chrono::milliseconds boot_timeout{45'000};  // per attempt
+    int boot_attempts = 3;
 };
 
 // A change of the workspace inside the VM, against the host's copy.
@@ -72,7 +73,8 @@ public:
     pid_t qemu_pid() const { return qemu_pid_; }
     Accel accel() const { return spec_.accel; }
     const Limits& limits() const { return spec_.limits; }
-    std::chrono::milliseconds boot_time() const { return boot_time_; }
+    std::chrono::milliseconds boot_time() const { return boot_time_; }  // of the last attempt
+    int boot_attempts() const { return boot_attempts_; }
     const std::string& kernel() const { return guest_kernel_; }
     bool alive() const;
     const std::string& workspace() const { return workspace_; }
@@ -98,6 +100,7 @@ public:
 
 private:
     explicit Vm(VmSpec spec) : spec_(std::move(spec)) {}
+    static std::unique_ptr<Vm> boot_once(const VmSpec& spec, std::string* error);
     std::string supervisor_request(const std::string& line);
     std::string qmp(const std::string& command);
     std::string supervisor_tail();
@@ -114,6 +117,7 @@ private:
     std::string guest_kernel_;
     std::string workspace_;
     uint32_t next_id_ = 1;
+    int boot_attempts_ = 1;
 };
 
 // Whether /dev/kvm runs this guest: boots it with KVM and waits up to

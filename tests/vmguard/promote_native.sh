@@ -43,7 +43,7 @@ ws=$tmp/ws
 mkdir -p "$ws/.ssh" "$ws/.git/hooks" "$ws/src"
 echo "host version" >"$ws/src/main.c"
 echo "PRIVATE-KEY-MATERIAL" >"$ws/.ssh/id_ed25519"
-for _ in $(seq 1 150); do bh status --json | grep -q '"pool_ready":1' && break; sleep 0.2; done
+for _ in $(seq 1 150); do bh status --json | grep -q '"pool_ready": 1' && break; sleep 0.2; done
 
 # The scripted agent: what Claude Code does around each tool call.
 $py - "$fixtures" "$tmp" <<'PY'
@@ -139,7 +139,7 @@ native_pids+=($!)
 for _ in $(seq 1 50); do [[ -s $tmp/session2 ]] && break; sleep 0.1; done
 sid2=$(sed -n 's/^SESSION=//p' "$tmp/session2")
 bh sessions promote "$sid2" | grep -q "promoting session $sid2" || fail "sessions promote did not say so"
-for _ in $(seq 1 300); do
+for _ in $(seq 1 900); do
     bh sessions --json | $py -c 'import json,sys; s=[x for x in json.load(sys.stdin) if x["id"]==sys.argv[1]][0]; sys.exit(0 if s["vm"] else 1)' "$sid2" && break
     sleep 0.2
 done

@@ -1242,6 +1242,7 @@ json Daemon::status() {
                              {"pending", asks_->pending().size()},
                              {"timeout_s", asks_->options().timeout.count()}}
                       : json{{"available", false}, {"why", asks_unavailable_}}},
+        {"vm", vm_ ? vm_->status() : json{{"available", false}, {"why", vm_unavailable_}}},
     };
 }
 

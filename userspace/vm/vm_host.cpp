@@ -68,6 +68,7 @@ VmHost::~VmHost() {
     wake_pool_.notify_all();
     wake_worker_.notify_all();
     probed_.notify_all();
+    pool_filled_.notify_all();
     if (pool_thread_.joinable())
         pool_thread_.join();
     if (worker_thread_.joinable())
@@ -106,7 +107,7 @@ std::vector<Completion> VmHost::take() {
 void VmHost::pool_loop() {
     // Probe once: /dev/kvm may exist and still not run a guest.
     if (cfg_.accel == "auto") {
-        auto p = vmguard::probe_kvm(spec_named("probe"), std::chrono::seconds(20));
+        auto p = vmguard::probe_kvm(spec_named("probe"), std::chrono::seconds(20));  // one attempt
         std::lock_guard lk(mu_);
         base_.accel = p.usable ? vmguard::Accel::kKvm : vmguard::Accel::kTcg;
         accel_why_ = p.usable ? p.why : p.why + "; software emulation (TCG) instead";
@@ -133,12 +134,15 @@ void VmHost::pool_loop() {
             if (static_cast<int>(ready_.size()) >= cfg_.pool)
                 continue;
             name = "pool-" + std::to_string(++pool_serial_);
+            pool_booting_ = true;
         }
         std::string err;
         auto vm = vmguard::Vm::boot(spec_named(name), &err);
         if (vm && !(err = vm->pause()).empty())
             vm.reset();
         std::lock_guard lk(mu_);
+        pool_booting_ = false;
+        pool_filled_.notify_all();
         if (!vm) {
             pool_error_ = err;
             spdlog::error("vm: warm pool: {}", err);
@@ -147,7 +151,8 @@ void VmHost::pool_loop() {
         }
         failures = 0;
         pool_error_.clear();
-        spdlog::info("vm: warm pool: {} booted in {} ms and paused", name, vm->boot_time().count());
+        spdlog::info("vm: warm pool: {} booted in {} ms ({} attempt(s)) and paused", name, vm->boot_time().count(),
+                     vm->boot_attempts());
         ready_.push_back(std::move(vm));
     }
 }
@@ -176,7 +181,10 @@ void VmHost::promote(PromoteRequest req) {
         std::unique_ptr<vmguard::Vm> vm;
         std::string source = "the warm pool", err;
         {
-            std::lock_guard lk2(mu_);
+            // A pool VM already booting is nearer than a second boot, which
+            // would share the CPUs with it.
+            std::unique_lock lk2(mu_);
+            pool_filled_.wait_for(lk2, base_.boot_timeout * base_.boot_attempts, [&] { return stop_ || !ready_.empty() || !pool_booting_; });
             if (!ready_.empty()) {
                 vm = std::move(ready_.front());
                 ready_.pop_front();

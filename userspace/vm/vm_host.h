@@ -80,7 +80,7 @@ private:
     vmguard::VmSpec base_;
     Fd event_;
     std::mutex mu_;
-    std::condition_variable wake_pool_, wake_worker_, probed_;
+    std::condition_variable wake_pool_, wake_worker_, probed_, pool_filled_;
     bool stop_ = false;
     bool probe_done_ = false;
     std::string accel_why_;
@@ -90,6 +90,7 @@ private:
     std::vector<Completion> done_;
     std::map<uint64_t, std::unique_ptr<vmguard::Vm>> vms_;  // the worker's only
     int pool_serial_ = 0;
+    bool pool_booting_ = false;
     std::thread pool_thread_, worker_thread_;
 };
 
