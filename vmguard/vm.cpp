@@ -401,18 +401,23 @@ std::string Vm::attach(const std::string& workspace, const std::vector<std::stri
     if (auto e = ctl_->send(VG_ATTACH, id, kv.bytes()); !e.empty())
         return "vmguard: " + e;
     std::string err;
-    for (;;) {
-        auto f = ctl_->receive(std::chrono::milliseconds(30'000), &err);
-        if (!f)
-            return "vmguard: attach: " + err;
-        if (f->id != id)
-            continue;
-        if (f->type == VG_OK)
-            break;
+    auto f = reply(id, std::chrono::seconds(30), &err);
+    if (!f)
+        return "vmguard: attach: " + err;
+    if (f->type != VG_OK)
         return "vmguard: " + f->payload;
-    }
     workspace_ = workspace;
     return {};
+}
+
+// The next frame for request `id`; frames of other requests (a late READY)
+// are skipped.
+std::optional<Frame> Vm::reply(uint32_t id, std::chrono::milliseconds timeout, std::string* error) {
+    for (;;) {
+        auto f = ctl_->receive(timeout, error);
+        if (!f || f->id == id)
+            return f;
+    }
 }
 
 std::string Vm::diff(std::vector<Change>* changes) {
@@ -421,11 +426,9 @@ std::string Vm::diff(std::vector<Change>* changes) {
         return "vmguard: " + e;
     std::string err;
     for (;;) {
-        auto f = ctl_->receive(std::chrono::milliseconds(60'000), &err);
+        auto f = reply(id, std::chrono::seconds(60), &err);
         if (!f)
             return "vmguard: diff: " + err;
-        if (f->id != id)
-            continue;
         if (f->type == VG_END)
             return {};
         if (f->type == VG_ERROR)
@@ -462,11 +465,9 @@ std::string Vm::read(const std::string& rel, size_t max, std::string* data) {
     data->clear();
     std::string err;
     for (;;) {
-        auto f = ctl_->receive(std::chrono::milliseconds(60'000), &err);
+        auto f = reply(id, std::chrono::seconds(60), &err);
         if (!f)
             return "vmguard: read " + rel + ": " + err;
-        if (f->id != id)
-            continue;
         if (f->type == VG_END)
             return {};
         if (f->type == VG_ERROR)

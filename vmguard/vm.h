@@ -44,7 +44,7 @@ struct VmSpec {
     // argv prefix that runs supervise(): {"/usr/bin/bulkhead", "vm-supervise"}
     std::vector<std::string> supervisor;
     std::string cgroup;  // cgroup v2 directory QEMU runs in; empty: the caller's
-    std::chrono::milliseconds boot_timeout{45'000};  // per attempt
+    std::chrono::milliseconds boot_timeout{90'000};  // per attempt
     int boot_attempts = 3;
 };
 
@@ -102,6 +102,7 @@ private:
     explicit Vm(VmSpec spec) : spec_(std::move(spec)) {}
     static std::unique_ptr<Vm> boot_once(const VmSpec& spec, std::string* error);
     std::string supervisor_request(const std::string& line);
+    std::optional<Frame> reply(uint32_t id, std::chrono::milliseconds timeout, std::string* error);
     std::string qmp(const std::string& command);
     std::string supervisor_tail();
 

@@ -195,19 +195,19 @@ TEST_F(VmTest, MalformedFramesAreRefusedAndTheAgentGoesOn) {
         ASSERT_TRUE(ch) << err;
         // A daemon-only request on the session's port.
         ASSERT_EQ(ch->send(VG_DIFF, 7), "");
-        auto f = ch->receive(std::chrono::seconds(30), &err);
+        auto f = ch->receive(std::chrono::seconds(60), &err);
         ASSERT_TRUE(f) << err;
         EXPECT_EQ(f->type, VG_ERROR);
         EXPECT_NE(f->payload.find("not allowed on the exec port"), std::string::npos) << f->payload;
         // A key/value list that is cut off.
         ASSERT_EQ(ch->send(VG_EXEC, 8, std::string("arg\0ls", 6)), "");
-        f = ch->receive(std::chrono::seconds(30), &err);
+        f = ch->receive(std::chrono::seconds(60), &err);
         ASSERT_TRUE(f) << err;
         EXPECT_NE(f->payload.find("malformed"), std::string::npos) << f->payload;
         // A header announcing more than the limit: the stream is dropped.
         vg_header h{VG_MAX_PAYLOAD + 1, VG_EXEC, 0, 9};
         ASSERT_EQ(::send(ch->fd(), &h, sizeof(h), 0), static_cast<ssize_t>(sizeof(h)));
-        f = ch->receive(std::chrono::seconds(30), &err);
+        f = ch->receive(std::chrono::seconds(60), &err);
         ASSERT_TRUE(f) << err;
         EXPECT_NE(f->payload.find("stream dropped"), std::string::npos) << f->payload;
     }

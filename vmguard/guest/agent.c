@@ -47,6 +47,7 @@ struct port {
 	const char *name;
 	int fd;
 	int up; /* the host side is connected */
+	long long last_rx_ms;
 	unsigned char buf[sizeof(struct vg_header) + VG_MAX_PAYLOAD];
 	size_t have;
 };
@@ -61,7 +62,7 @@ struct child {
 	long long deadline_ms, drain_until_ms;
 };
 
-static struct port ports[NPORTS] = { { VG_PORT_CTL, -1, 0, {0}, 0 }, { VG_PORT_EXEC, -1, 0, {0}, 0 } };
+static struct port ports[NPORTS] = { { VG_PORT_CTL, -1, 0, 0, {0}, 0 }, { VG_PORT_EXEC, -1, 0, 0, {0}, 0 } };
 static struct child children[MAX_CHILDREN];
 static char workspace[4096];
 static char lower_dir[4096];
@@ -110,9 +111,20 @@ static int write_all(int p, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			/* The host reads continuously; give up on a host that stopped. */
-			struct pollfd pfd = { ports[p].fd, POLLOUT, 0 };
-			if (poll(&pfd, 1, 10000) > 0 && !(pfd.revents & POLLHUP))
+			/* The host reads continuously; give up on a host that stopped
+			 * for 10 s. The "host connected" notice travels on another
+			 * virtqueue than the host's data and can come after it, so a
+			 * port that reports hang-up right after a request is waited for. */
+			long long until = now_ms() + 10000;
+			int writable = 0;
+			while (!writable && now_ms() < until) {
+				struct pollfd pfd = { ports[p].fd, POLLOUT, 0 };
+				if (poll(&pfd, 1, 100) > 0 && (pfd.revents & POLLOUT) && !(pfd.revents & POLLHUP))
+					writable = 1;
+				else if (pfd.revents & POLLHUP)
+					usleep(20000);
+			}
+			if (writable)
 				continue;
 		}
 		port_down(p);
@@ -709,9 +721,11 @@ int main(void)
 		int n = 0, m = 0, timeout = -1;
 		long long now = now_ms();
 		for (int p = 0; p < NPORTS; p++) {
-			pfd[n++] = (struct pollfd){ ports[p].fd, POLLIN, 0 };
+			/* A port without a host reports POLLHUP at once, every time:
+			 * leave it out and look again every 100 ms rather than spin. */
+			pfd[n++] = (struct pollfd){ ports[p].up ? ports[p].fd : -1, POLLIN, 0 };
 			if (!ports[p].up)
-				timeout = 100; /* POLLHUP until the host connects: look again soon */
+				timeout = 100;
 		}
 		for (int i = 0; i < MAX_CHILDREN; i++) {
 			struct child *c = &children[i];
@@ -745,13 +759,24 @@ int main(void)
 			logmsg("poll: %s", strerror(errno));
 		for (int p = 0; p < NPORTS; p++) {
 			short re = pfd[p].revents;
+			if (!ports[p].up) {
+				struct pollfd probe = { ports[p].fd, POLLIN, 0 };
+				poll(&probe, 1, 0);
+				re = probe.revents;
+				if (!(re & (POLLIN | POLLHUP)))
+					ports[p].up = 1; /* connected, nothing sent yet */
+			}
 			if (re & POLLIN) {
 				ports[p].up = 1;
+				ports[p].last_rx_ms = now_ms();
 				read_port(p);
-			} else if (re & POLLHUP) {
-				port_down(p);
-			} else if (!ports[p].up && !(re & POLLHUP) && timeout == 100) {
-				ports[p].up = 1; /* connected, nothing sent yet */
+			} else if ((re & POLLHUP) && ports[p].up) {
+				/* The "host connected" notice can trail the host's first
+				 * bytes: a hang-up right after data is not believed yet. */
+				if (now_ms() - ports[p].last_rx_ms > 1000)
+					port_down(p);
+				else
+					usleep(10000);
 			}
 		}
 		for (int k = 0; k < m; k++)
