@@ -36,6 +36,10 @@ int vm_diff(const std::string& socket, const std::string& id, bool json);
 int vm_apply(const std::string& socket, const std::string& id, const std::vector<std::string>& paths,
              bool allow_protected);
 int vm_discard(const std::string& socket, const std::string& id);
+// `bulkhead run --isolate vm -- CMD`: a session that lives in a microVM from
+// its start; the command's exit status.
+int run_in_vm(const std::string& socket, const std::string& agent, const std::string& workspace,
+              const std::vector<std::string>& command);
 // `bulkhead sessions promote ID`.
 int session_promote(const std::string& socket, const std::string& id);
 int reload(const std::string& socket);

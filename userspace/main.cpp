@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     run->add_option("--config", run_config,
                     "Configuration whose rules landlock+seccomp applies (default: the shipped rules)");
+    std::string isolate;
+    run->add_option("--isolate", isolate,
+                    "vm: run the command in a microVM from the start (needs the daemon): the workspace is\n"
+                    "  read-only to it, no host secrets, no network; review with `bulkhead vm diff ID`")
+        ->check(CLI::IsMember({"vm"}));
     run->add_option("command", command, "The command and its arguments, after --")->required();
 
     bool follow = false, as_json = false;
@@ -295,7 +300,11 @@ int main(int argc, char** argv) {
             return daemon::run(o);
         }
         if (*run)
+        {
+            if (isolate == "vm")
+                return commands::run_in_vm(socket, agent, workspace, command);
             return session::run_in_session({socket, agent, workspace, run_level, run_config, command});
+        }
         if (*events && !grpc.address.empty()) {
             if (session_filter) {
                 uint64_t id = 0;

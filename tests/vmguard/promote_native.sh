@@ -11,6 +11,7 @@
 #   - `vm diff` lists exactly what changed; `vm apply` brings the file back
 #     and refuses a planted git hook; the agent cannot apply its own changes;
 #   - by command, without hooks: `sessions promote` leaves it frozen;
+#   - `run --isolate vm` runs a command in a VM from the start;
 #   - `vm discard` and a SIGKILLed daemon leave no QEMU and no VM directory.
 # Every step is an event with the session.
 set -uo pipefail
@@ -77,7 +78,7 @@ AGENT
     sh "$tmp/agent.sh" >"$tmp/agent.log" 2>&1) &
 agent_pid=$!
 native_pids+=("$agent_pid")
-for _ in $(seq 1 600); do [[ -e $tmp/agent.done ]] && break; sleep 0.2; done
+for _ in $(seq 1 2000); do [[ -e $tmp/agent.done ]] && break; sleep 0.2; done
 [[ -e $tmp/agent.done ]] || fail "the agent did not finish (state: $(bh sessions --json))"
 wait "$agent_pid"; native_pids=()
 sid=$(sed -n 's/^SESSION=//p' "$tmp/session")
@@ -156,6 +157,7 @@ thr = of(sys.argv[2], "Session risk threshold")
 assert thr and "promoting session" in thr[0]["output_fields"]["agent.detail"], thr
 done = of(sys.argv[2], "Session promoted to a microVM")
 assert done and "shell commands now run in the VM" in done[0]["output_fields"]["agent.detail"], done
+assert f"/bulkhead/vm-{sys.argv[2]} under the session's policy" in done[0]["output_fields"]["agent.detail"], done
 assert of(sys.argv[2], "microVM changes applied"), "no apply event"
 req = of(sys.argv[3], "Session promotion requested")
 assert req, "no promotion request event"
@@ -168,6 +170,19 @@ vm1=$(bh sessions --json | $py -c 'import json,sys; print([x for x in json.load(
 bh vm discard "$sid" >/dev/null || fail "vm discard failed"
 [[ ! -e $tmp/vm/$vm1 ]] || fail "discard left $tmp/vm/$vm1: $(ls -la "$tmp/vm/$vm1")"
 (($(qemus) >= 1)) || fail "no QEMU runs for the second session"
+qemu2=$(pgrep -f -- "^qemu-system-x86_64 .*$tmp/vm/" | head -1)
+grep -q "/bulkhead/vm-$sid2\$" "/proc/$qemu2/cgroup" || fail "QEMU is not in the session's VM cgroup: $(cat "/proc/$qemu2/cgroup")"
+
+# A session in a VM from its start: output, exit status, the change held back.
+ws3=$tmp/ws3; mkdir -p "$ws3"
+(cd "$ws3" && bh run --isolate vm --agent codex -- sh -c 'hostname; echo made > made.txt; exit 5') \
+    >"$tmp/isolate.out" 2>"$tmp/isolate.err"; rc=$?
+native_logs+=("$tmp/isolate.err")
+[[ $rc == 5 ]] || fail "run --isolate vm exited $rc"
+[[ $(cat "$tmp/isolate.out") == bulkhead-vm ]] || fail "run --isolate vm did not run in the VM: $(cat "$tmp/isolate.out")"
+[[ ! -e $ws3/made.txt ]] || fail "run --isolate vm wrote to the host"
+sid3=$(sed -n 's/^bulkhead: session \([0-9]*\) starts in a microVM.*/\1/p' "$tmp/isolate.err")
+bh vm diff "$sid3" | grep -q "^  A made.txt (5 bytes)" || fail "the isolated session's change is not in vm diff: $(bh vm diff "$sid3")"
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=""
 for _ in $(seq 1 50); do (($(qemus) == 0)) && [[ -z $(ls -A "$tmp/vm") ]] && break; sleep 0.2; done
 (($(qemus) == 0)) || fail "QEMU outlived the SIGKILLed daemon: $(pgrep -af -- "$tmp/vm/")"

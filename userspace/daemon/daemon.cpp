@@ -170,6 +170,7 @@ private:
     void start_vms();
     std::string promote(session::Session& s, const std::string& why);
     void on_vm();
+    void confine_qemu(const session::Session& s, pid_t qemu, std::string* detail);
     void vm_request(Client& c, const std::string& op, const json& req);
     std::optional<json> routed_to_vm(const session::Session& s, hooks::ToolKind kind, const json& input,
                                      std::string* reason);
@@ -240,6 +241,20 @@ int64_t now_unix_ns() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// An event of the microVM life cycle (promotion, apply, discard).
+events::Event vm_event(uint64_t session, const std::string& rule, const std::string& op) {
+    events::Event note;
+    note.kind = "vm";
+    note.time_unix_ns = now_unix_ns();
+    note.session = session;
+    note.rule = rule;
+    note.priority = "Notice";
+    note.tags = {"bulkhead", "vmguard"};
+    note.verdict = "audit";
+    note.op = op;
+    return note;
 }
 
 uint64_t sum_stat(int fd, __u32 idx) {
@@ -1287,6 +1302,21 @@ json Daemon::start_session(const Client& c, const json& req) {
     // `ask`: whether this daemon holds the rule's files; a level-2 launcher
     // then leaves them to the broker instead of denying them in Landlock.
     json reply = {{"ok", true}, {"session", std::to_string(s.id)}, {"cgroup", s.cgroup}, {"ask", asks_ != nullptr}};
+    if (req.value("isolate", "") == "vm") {
+        // `bulkhead run --isolate vm`: the session lives in a VM from its start.
+        if (!vm_)
+            return {{"ok", false}, {"error", "run: no microVMs: " + vm_unavailable_}};
+        s.origin = "vm";
+        s.level = "vm";
+        bpf_map_delete_elem(loader_->maps().session_by_tgid, &leader);  // the launcher stays a host process
+        auto& added = sessions_.add(std::move(s));
+        auto note = vm_event(added.id, "Session promotion requested", "promote");
+        note.detail = promote(added, "bulkhead run --isolate vm");
+        publish(note);
+        if (added.state != "promoting")
+            return {{"ok", false}, {"error", note.detail}};
+        return reply;
+    }
     sessions_.add(std::move(s));
     save_sessions();
     return reply;
@@ -1606,15 +1636,8 @@ void Daemon::on_vm() {
     for (auto& c : vm_->take()) {
         if (c.kind == "promote") {
             auto* s = sessions_.find(c.session);
-            events::Event note;
-            note.kind = "vm";
-            note.time_unix_ns = now_unix_ns();
-            note.session = c.session;
-            note.rule = "Session promoted to a microVM";
+            events::Event note = vm_event(c.session, "Session promoted to a microVM", "promote");
             note.priority = "Warning";
-            note.tags = {"bulkhead", "vmguard"};
-            note.verdict = "audit";
-            note.op = "promote";
             if (!c.result.value("ok", false)) {
                 note.priority = "Error";
                 note.detail = "promotion of session " + std::to_string(c.session) +
@@ -1624,13 +1647,17 @@ void Daemon::on_vm() {
             } else if (s) {
                 s->vm = c.result.value("vm", "");
                 vm_exec_sockets_[s->id] = c.result.value("exec_socket", "");
+                confine_qemu(*s, c.result.value("qemu_pid", 0), &note.detail);
                 note.detail = "session " + std::to_string(s->id) + " promoted into microVM " + s->vm + " (accel " +
                               c.result.value("accel", "") + ", from " + c.result.value("source", "") + " in " +
                               std::to_string(c.result.value("ms", 0)) + " ms); workspace " + s->workspace +
                               " is read-only to it and its changes wait for review (bulkhead vm diff " +
                               std::to_string(s->id) + ")";
                 bool hooks = tool_calls_.of(s->id) && !tool_calls_.of(s->id)->empty();
-                if (hooks) {
+                if (s->origin == "vm") {
+                    hooks = true;  // nothing on the host to hold: the launcher runs its command in the VM
+                    note.detail += "; the session runs in the VM from its start";
+                } else if (hooks) {
                     freeze(*s, /* frozen = */ false);
                     note.detail += "; its agent has bulkhead's hooks: shell commands now run in the VM, host "
                                    "file writes are denied, and the agent is thawed";
@@ -1652,6 +1679,13 @@ void Daemon::on_vm() {
         }
         if (c.kind == "discard" && c.result.value("ok", false)) {
             vm_exec_sockets_.erase(c.session);
+            std::string vcg = cgroup_root_ + "/bulkhead/vm-" + std::to_string(c.session);
+            struct stat st {};
+            if (::stat(vcg.c_str(), &st) == 0) {
+                uint64_t ino = st.st_ino;
+                bpf_map_delete_elem(loader_->maps().session_by_cg, &ino);
+                ::rmdir(vcg.c_str());
+            }
             if (auto* s = sessions_.find(c.session)) {
                 s->vm.clear();
                 if (s->state == "promoted")
@@ -1662,16 +1696,9 @@ void Daemon::on_vm() {
         auto it = clients_.find(c.client_fd);
         bool connected = it != clients_.end() && it->second.serial == c.client_serial;
         if (c.result.contains("applied")) {
-            events::Event note;
-            note.kind = "vm";
-            note.time_unix_ns = now_unix_ns();
-            note.session = c.session;
+            events::Event note = vm_event(c.session, "microVM changes applied", "apply");
             note.uid = connected ? it->second.peer.uid : 0;
-            note.rule = "microVM changes applied";
             note.priority = c.result["refused"].empty() ? "Notice" : "Warning";
-            note.tags = {"bulkhead", "vmguard"};
-            note.verdict = "audit";
-            note.op = "apply";
             note.detail = std::to_string(c.result["applied"].size()) + " changes of session " +
                           std::to_string(c.session) + " applied to the host, " +
                           std::to_string(c.result["refused"].size()) + " refused for review, " +
@@ -1683,6 +1710,33 @@ void Daemon::on_vm() {
         if (connected)
             send(it->second, c.result);
     }
+}
+
+// QEMU moves into a cgroup of its own that the kernel attributes to the
+// session: its file and network access meets the session's policy, so a VMM
+// escape still does. (Not the session's own cgroup: freezing the session
+// must not freeze its VM.)
+void Daemon::confine_qemu(const session::Session& s, pid_t qemu, std::string* detail) {
+    if (cgroup_root_.empty() || qemu <= 0)
+        return;
+    std::string vcg = cgroup_root_ + "/bulkhead/vm-" + std::to_string(s.id);
+    struct stat st {};
+    std::ofstream procs;
+    if (::mkdir(vcg.c_str(), 0755) == 0 || errno == EEXIST) {
+        procs.open(vcg + "/cgroup.procs");
+        procs << qemu << std::flush;
+    }
+    if (!procs || ::stat(vcg.c_str(), &st) != 0) {
+        *detail += "; QEMU could not be moved into " + vcg + " (" + std::strerror(errno) + ")";
+        return;
+    }
+    uint64_t ino = st.st_ino;
+    bh_session ks{s.id, s.agent_kind, 0, ino};
+    if (bpf_map_update_elem(loader_->maps().session_by_cg, &ino, &ks, BPF_ANY) != 0) {
+        *detail += "; " + errno_message("cannot register QEMU's cgroup " + vcg, errno);
+        return;
+    }
+    *detail += "; QEMU (pid " + std::to_string(qemu) + ") runs in " + vcg + " under the session's policy";
 }
 
 // Shell calls of a promoted session run in its VM; host file writes are
@@ -1743,15 +1797,7 @@ void Daemon::vm_request(Client& c, const std::string& op, const json& req) {
     if (c.peer.uid != 0 && c.peer.uid != s->uid)
         return send(c, {{"ok", false}, {"error", "vm: only root or the session's owner may do this"}});
     if (op == "promote") {
-        events::Event note;
-        note.kind = "vm";
-        note.time_unix_ns = now_unix_ns();
-        note.session = id;
-        note.rule = "Session promotion requested";
-        note.priority = "Notice";
-        note.tags = {"bulkhead", "vmguard"};
-        note.verdict = "audit";
-        note.op = "promote";
+        events::Event note = vm_event(id, "Session promotion requested", "promote");
         note.detail = promote(*s, "uid " + std::to_string(c.peer.uid) + " (bulkhead sessions promote)");
         bool ok = s->state == "promoting";
         publish(note);
@@ -1760,15 +1806,7 @@ void Daemon::vm_request(Client& c, const std::string& op, const json& req) {
     if (!vm_)
         return send(c, {{"ok", false}, {"error", "vm: no microVMs: " + vm_unavailable_}});
     if (op == "vm_discard") {
-        events::Event note;
-        note.kind = "vm";
-        note.time_unix_ns = now_unix_ns();
-        note.session = id;
-        note.rule = "microVM discarded";
-        note.priority = "Notice";
-        note.tags = {"bulkhead", "vmguard"};
-        note.verdict = "audit";
-        note.op = "discard";
+        events::Event note = vm_event(id, "microVM discarded", "discard");
         note.detail = "uid " + std::to_string(c.peer.uid) + " discarded the microVM of session " + std::to_string(id) +
                       " and every change in it";
         publish(note);

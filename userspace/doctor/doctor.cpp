@@ -95,6 +95,20 @@ Report probe() {
                         r.ask ? "fanotify permission events: the daemon can hold opens and execs for a human"
                               : fan.error().message + ": rules with action 'ask' cannot load"});
 
+    // microVMs (promotion): QEMU, and whether KVM is even there; the daemon
+    // boots a guest with it once to learn whether it really runs one.
+    bool qemu = false;
+    for (const char* dir : {"/usr/bin", "/usr/local/bin"})
+        qemu = qemu || ::access((std::string(dir) + "/qemu-system-x86_64").c_str(), X_OK) == 0;
+    bool kvm = ::access("/dev/kvm", R_OK | W_OK) == 0;
+    r.probes.push_back({"microvm", qemu,
+                        !qemu ? "qemu-system-x86_64 missing (apt-get install qemu-system-x86): promotion freezes "
+                                "sessions instead"
+                        : kvm ? "QEMU and /dev/kvm present: the daemon probes whether KVM runs the guest, else "
+                                "software emulation (bulkhead status says which)"
+                              : "QEMU present, no /dev/kvm: microVMs run under software emulation (same isolation, "
+                                "seconds to boot; the warm pool hides it)"});
+
     bool root = geteuid() == 0;
     r.probes.push_back({"privileges", root,
                         root ? "running as root"

@@ -82,6 +82,33 @@ int vm_exec(const std::string& socket, const std::string& id, const std::vector<
     return res.signal ? 128 + res.signal : res.code;
 }
 
+int run_in_vm(const std::string& socket, const std::string& agent, const std::string& workspace,
+              const std::vector<std::string>& command) {
+    namespace fs = std::filesystem;
+    std::string ws = fs::weakly_canonical(workspace.empty() ? fs::current_path() : fs::path(workspace)).string();
+    auto r = request(socket, {{"op", "start_session"}, {"agent", agent}, {"workspace", ws}, {"isolate", "vm"}});
+    std::string id = r.value("session", "");
+    std::cerr << "bulkhead: session " << id << " starts in a microVM (workspace " << ws << ", read-only to it)\n";
+    // The daemon boots or takes a VM; wait for it.
+    for (int i = 0;; i++) {
+        auto s = request(socket, {{"op", "session"}, {"session", id}})["session"];
+        if (!s.value("vm", "").empty())
+            break;
+        if (s.value("state", "") != "promoting")
+            throw FatalError("run: session " + id + " did not get a microVM (state " + s.value("state", "") +
+                             "; see bulkhead events --session " + id + ")");
+        if (i > 3000)
+            throw FatalError("run: no microVM for session " + id + " after 5 minutes");
+        ::usleep(100'000);
+    }
+    std::string cwd = fs::current_path().string();
+    if (cwd != ws && !cwd.starts_with(ws + "/"))
+        fs::current_path(ws);
+    int code = vm_exec(socket, id, command);
+    std::cerr << "bulkhead: the session's changes stay in its VM: bulkhead vm diff " << id << ", then vm apply or vm discard\n";
+    return code;
+}
+
 int vm_diff(const std::string& socket, const std::string& id, bool as_json) {
     auto r = request(socket, {{"op", "vm_diff"}, {"session", id}});
     if (as_json) {
