@@ -1647,12 +1647,12 @@ void Daemon::on_vm() {
             } else if (s) {
                 s->vm = c.result.value("vm", "");
                 vm_exec_sockets_[s->id] = c.result.value("exec_socket", "");
-                confine_qemu(*s, c.result.value("qemu_pid", 0), &note.detail);
                 note.detail = "session " + std::to_string(s->id) + " promoted into microVM " + s->vm + " (accel " +
                               c.result.value("accel", "") + ", from " + c.result.value("source", "") + " in " +
                               std::to_string(c.result.value("ms", 0)) + " ms); workspace " + s->workspace +
                               " is read-only to it and its changes wait for review (bulkhead vm diff " +
                               std::to_string(s->id) + ")";
+                confine_qemu(*s, c.result.value("qemu_pid", 0), &note.detail);
                 bool hooks = tool_calls_.of(s->id) && !tool_calls_.of(s->id)->empty();
                 if (s->origin == "vm") {
                     hooks = true;  // nothing on the host to hold: the launcher runs its command in the VM
