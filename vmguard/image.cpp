@@ -266,17 +266,26 @@ std::string fetch_kernel(const std::string& dir, std::string* kernel_tree) {
         if (e.path().filename().string().starts_with("vmlinuz-"))
             return {};
     std::string err;
-    auto deps = run_capture({"apt-cache", "depends", "linux-image-amd64"}, &err);
-    std::string pkg;
-    std::istringstream ss(deps);
-    for (std::string line; std::getline(ss, line);)
-        if (auto p = line.find("Depends: linux-image-"); p != std::string::npos && pkg.empty()) {
-            pkg = line.substr(p + 9);
-            if (pkg.empty() || !std::isdigit(static_cast<unsigned char>(pkg[12])))
-                pkg.clear();
-        }
+    auto kernel_package = [&] {
+        std::string pkg;
+        std::istringstream ss(run_capture({"apt-cache", "depends", "linux-image-amd64"}, &err));
+        for (std::string line; std::getline(ss, line);)
+            if (auto p = line.find("Depends: linux-image-"); p != std::string::npos && pkg.empty()) {
+                pkg = line.substr(p + 9);
+                if (pkg.size() < 13 || !std::isdigit(static_cast<unsigned char>(pkg[12])))
+                    pkg.clear();
+            }
+        return pkg;
+    };
+    std::string pkg = kernel_package();
+    if (pkg.empty()) {
+        // A fresh machine has no package lists yet.
+        run_capture({"apt-get", "update", "-qq"}, &err);
+        err.clear();
+        pkg = kernel_package();
+    }
     if (pkg.empty())
-        return "vmguard: apt knows no linux-image-amd64 package (run apt-get update)";
+        return "vmguard: apt knows no linux-image-amd64 package (is Debian's archive reachable? apt-get update)";
     const std::string dl = dir + "/download";
     fs::remove_all(dl, ec);
     fs::create_directories(dl, ec);
