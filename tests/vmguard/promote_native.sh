@@ -20,6 +20,11 @@ assets=${2:?usage: promote_native.sh BULKHEAD VM_ASSETS}
 fixtures=$(cd "$(dirname "$0")/../userspace/hooks/fixtures" && pwd)
 . "$(dirname "$0")/../native_daemon.sh"
 native_init promote "BPF programs and QEMU"
+# Sessions left frozen (or their daemon killed) never end by themselves:
+# cgroup.kill ends every process in them, frozen or not.
+session_cgroups=()
+trap 'for cg in "${session_cgroups[@]}"; do echo 1 >"$cg/cgroup.kill"; done 2>/dev/null; native_cleanup; sleep 0.2; rmdir "${session_cgroups[@]}" 2>/dev/null' EXIT
+[[ -n ${KEEP:-} ]] && trap "" EXIT
 py=/usr/bin/python3
 [[ -x $py ]] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
 compgen -G "$assets/kernel/boot/vmlinuz-*" >/dev/null ||
@@ -78,6 +83,8 @@ AGENT
     sh "$tmp/agent.sh" >"$tmp/agent.log" 2>&1) &
 agent_pid=$!
 native_pids+=("$agent_pid")
+for _ in $(seq 1 100); do [[ -s $tmp/session ]] && break; sleep 0.1; done
+session_cgroups+=("$(bh sessions --json | $py -c 'import json,sys; print(json.load(sys.stdin)[-1]["cgroup"])')")
 for _ in $(seq 1 2000); do [[ -e $tmp/agent.done ]] && break; sleep 0.2; done
 [[ -e $tmp/agent.done ]] || fail "the agent did not finish (state: $(bh sessions --json))"
 wait "$agent_pid"; native_pids=()
@@ -139,6 +146,7 @@ grep -q "^refused  .git/hooks/pre-commit: a git hook" "$tmp/apply.out" || fail "
 native_pids+=($!)
 for _ in $(seq 1 50); do [[ -s $tmp/session2 ]] && break; sleep 0.1; done
 sid2=$(sed -n 's/^SESSION=//p' "$tmp/session2")
+session_cgroups+=("$(bh sessions --json | $py -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["id"]==sys.argv[1]][0]["cgroup"])' "$sid2")")
 bh sessions promote "$sid2" | grep -q "promoting session $sid2" || fail "sessions promote did not say so"
 for _ in $(seq 1 900); do
     bh sessions --json | $py -c 'import json,sys; s=[x for x in json.load(sys.stdin) if x["id"]==sys.argv[1]][0]; sys.exit(0 if s["vm"] else 1)' "$sid2" && break
