@@ -36,7 +36,7 @@ QueuedExporter::~QueuedExporter() {
 
 void QueuedExporter::publish(const events::Event& event) {
     ++published_;
-    if (!config_.filter.accepts(event)) {
+    if (!config_.filter.accepts(event) || !delivery_->carries(event)) {
         ++filtered_;
         return;
     }
@@ -133,6 +133,8 @@ void QueuedExporter::spool_queue(std::unique_lock<std::mutex>& lock) {
     lock.lock();
 }
 
+// True when the payload is done with: delivered, or refused for good (it
+// would block every later event if it were retried).
 bool QueuedExporter::deliver(const std::string& payload) {
     auto r = delivery_->send(payload);
     if (r) {
@@ -140,6 +142,11 @@ bool QueuedExporter::deliver(const std::string& payload) {
         return true;
     }
     ++send_errors_;
+    if (r.permanent()) {
+        ++dropped_;
+        set_error("sink '" + config_.name + "': dropped an event the peer refuses: " + r.error());
+        return true;
+    }
     set_error("sink '" + config_.name + "': " + r.error());
     delivery_->reset();
     return false;

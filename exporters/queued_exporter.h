@@ -7,7 +7,8 @@
 // then the queue; while the peer is down it moves the queue to the spool, so
 // events reach the peer in the order they were published. Every event that
 // is lost for good (queue or spool full, disk error, closed sink) is
-// counted in ExporterStats::dropped.
+// counted in ExporterStats::dropped, and so is a payload the peer refuses
+// for good (a permanent error).
 #pragma once
 
 #include <atomic>
@@ -34,8 +35,12 @@ public:
     // The payload the sink sends (and spools): one syslog message, one JSON
     // document, one line.
     virtual std::string format(const events::Event& e) = 0;
+    // Whether this kind of sink carries the event at all (an HTTP sink for
+    // falcosidekick takes alerts only); the others count as filtered.
+    virtual bool carries(const events::Event&) const { return true; }
     // Sends one payload; an error when the peer did not take it (it will be
-    // retried from the spool after a backoff).
+    // retried from the spool after a backoff, unless the error is permanent:
+    // then it is dropped and counted).
     virtual Result<void> send(const std::string& payload) = 0;
     // Forget the connection after a failed send; the next send reconnects.
     virtual void reset() {}

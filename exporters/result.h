@@ -15,6 +15,9 @@ namespace bulkhead::exporters {
 // "sink 'siem': key 'port': expected an integer in 1..65535, got 'x'".
 struct Error {
     std::string message;
+    // The peer refused this payload itself (an HTTP 4xx): sending it again
+    // cannot succeed, so it is dropped and counted instead of retried.
+    bool permanent = false;
 };
 
 template <typename T>
@@ -48,14 +51,16 @@ template <>
 class [[nodiscard]] Result<void> {
 public:
     Result() = default;
-    Result(Error error) : error_(std::move(error.message)), ok_(false) {}
+    Result(Error error) : error_(std::move(error.message)), ok_(false), permanent_(error.permanent) {}
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
     const std::string& error() const { return error_; }
+    bool permanent() const { return permanent_; }
 
 private:
     std::string error_;
     bool ok_ = true;
+    bool permanent_ = false;
 };
 
 }  // namespace bulkhead::exporters

@@ -35,6 +35,8 @@ public:
     }
 
     std::string format(const events::Event& e) override { return dump_json(falco_json(e, hostname_)); }
+    // falcosidekick's input is Falco alerts: it refuses a document without a rule.
+    bool carries(const events::Event& e) const override { return !e.rule.empty(); }
 
     Result<void> send(const std::string& payload) override {
         if (!curl_ && !(curl_ = open()))
@@ -48,8 +50,11 @@ public:
             return Error{"http: POST " + o_.url + ": " + (err[0] ? err : curl_easy_strerror(rc))};
         long status = 0;
         curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+        // A 4xx other than timeout / too early / rate limit refuses this
+        // payload, and would refuse it again; a 5xx is the server's trouble.
+        bool permanent = status >= 400 && status < 500 && status != 408 && status != 425 && status != 429;
         if (status < 200 || status > 299)
-            return Error{"http: POST " + o_.url + ": the server answered " + std::to_string(status)};
+            return Error{"http: POST " + o_.url + ": the server answered " + std::to_string(status), permanent};
         return {};
     }
 

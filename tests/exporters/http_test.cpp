@@ -132,19 +132,39 @@ TEST_F(HttpTest, PostsFalcoJsonThatSidekickAccepts) {
     EXPECT_EQ(b["output_fields"]["k8s.pod.name"], "agent-0");
 }
 
-TEST_F(HttpTest, ARefusedPayloadIsNotDeliveredButKeptAndRetried) {
+TEST_F(HttpTest, AnEventWithoutARuleIsNotPostedAndTheAlertAfterItIs) {
     auto s = sink();
     ASSERT_TRUE(s);
-    auto e = test::sample_event(0);
-    e.rule.clear();  // sidekick answers 400
-    s->publish(e);
-    ASSERT_TRUE(test::wait_until([&] { return s->stats().send_errors >= 3; }, 10s));
-    auto st = s->stats();
-    EXPECT_EQ(st.delivered, 0u);
-    EXPECT_EQ(st.spooled, 1u);
-    EXPECT_GT(st.spool_bytes, 0u);
-    EXPECT_TRUE(accepted().empty());
+    auto plain = test::sample_event(0);
+    plain.rule.clear();  // an observed exec no rule fired on: not an alert
+    s->publish(plain);
+    s->publish(test::sample_event(1));
+    ASSERT_TRUE(test::wait_until([&] { return s->stats().delivered >= 1; }, 10s));
     s->close();
+    auto got = accepted();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]["output_fields"]["proc.pid"], 1001);
+    EXPECT_EQ(s->stats().filtered, 1u);
+    EXPECT_EQ(s->stats().send_errors, 0u);
+}
+
+TEST_F(HttpTest, APayloadTheReceiverRefusesIsDroppedAndCountedNotRetriedForever) {
+    auto s = sink();
+    ASSERT_TRUE(s);
+    auto bad = test::sample_event(0);
+    bad.priority = "Loud";  // sidekick answers 400: it would answer 400 every time
+    s->publish(bad);
+    s->publish(test::sample_event(1));
+    ASSERT_TRUE(test::wait_until([&] { return s->stats().delivered >= 1; }, 10s))
+        << "the event after a refused one never arrived";
+    s->close();
+    auto st = s->stats();
+    EXPECT_EQ(st.dropped, 1u);
+    EXPECT_EQ(st.send_errors, 1u);
+    EXPECT_EQ(st.spooled, 0u);
+    auto got = accepted();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]["output_fields"]["proc.pid"], 1001);
 }
 
 TEST_F(HttpTest, OutageUnderSteadyRateDeliversEveryEventOnceInOrder) {
