@@ -2,8 +2,7 @@
 // Fuzz target for the audit log reader (verify_buffer): any bytes must give
 // a report that says where and why, never a crash or a hang.
 //
-// With clang: cmake -DCMAKE_CXX_COMPILER=clang++ -DBULKHEAD_FUZZ=ON, then
-//   bulkhead-audit-fuzz -max_len=65536 CORPUS_DIR
+// Under libFuzzer: tests/fuzz/run.sh builds it as fuzz_audit_log.
 // Otherwise (and in ctest) a small driver runs the files given as
 // arguments, or with --seeds DIR first writes valid logs signed with the
 // fuzz key there, to start a corpus from.

@@ -8,20 +8,14 @@ if(TARGET bulkhead_audit)
   target_link_libraries(bulkhead_audit_tests PRIVATE bulkhead_audit GTest::gtest_main)
   gtest_discover_tests(bulkhead_audit_tests DISCOVERY_TIMEOUT 30)
 
-  # The audit log reader's fuzz target: libFuzzer under clang with
-  # -DBULKHEAD_FUZZ=ON, otherwise a driver that ctest runs over seed logs.
-  option(BULKHEAD_FUZZ "Build fuzz targets with libFuzzer (needs clang)" OFF)
+  # The audit log reader's fuzz target as a plain driver: ctest runs it over
+  # seed logs and their one-byte mutations; tests/fuzz/run.sh builds the same
+  # source under libFuzzer and starts its corpus with this driver's seeds.
   add_executable(bulkhead-audit-fuzz ${_here}/audit_fuzz.cpp)
   target_link_libraries(bulkhead-audit-fuzz PRIVATE bulkhead_audit PkgConfig::SODIUM)
-  if(BULKHEAD_FUZZ AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-    target_compile_definitions(bulkhead-audit-fuzz PRIVATE BULKHEAD_LIBFUZZER)
-    target_compile_options(bulkhead-audit-fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(bulkhead-audit-fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
-  else()
-    set(_seeds ${CMAKE_CURRENT_BINARY_DIR}/audit_fuzz_seeds)
-    add_test(NAME AuditFuzz.SeedsAndMutations
-             COMMAND bulkhead-audit-fuzz --seeds ${_seeds} ${_seeds})
-  endif()
+  set(_seeds ${CMAKE_CURRENT_BINARY_DIR}/audit_fuzz_seeds)
+  add_test(NAME AuditFuzz.SeedsAndMutations
+           COMMAND bulkhead-audit-fuzz --seeds ${_seeds} ${_seeds})
 endif()
 
 if(TARGET bulkhead_grpc)

@@ -14,15 +14,20 @@ command -v clang++ >/dev/null || { echo "fuzz: clang++ is missing (scripts/insta
 CXX=clang++ cmake -S "$here" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$out" -j2 >/dev/null
 
-mkdir -p "$out/artifacts" "$out/corpus/rule_loader" "$out/corpus/condition"
+mkdir -p "$out/artifacts" "$out/corpus/rule_loader" "$out/corpus/condition" "$out/corpus/audit_log"
 # Seeds: the shipped rules, Falco's rules when present, and a few conditions.
 cp "$repo"/rules/sets/*.yaml "$out/corpus/rule_loader/"
 falco="$repo/../shared/data/falco-rules/falco_rules.yaml"
 [ -f "$falco" ] && cp "$falco" "$out/corpus/rule_loader/"
 cp "$here"/seeds/condition/* "$out/corpus/condition/"
+# Valid signed logs from the plain driver (ctest passes it); without it the
+# audit corpus starts empty.
+if [ -n "${BULKHEAD_AUDIT_SEEDER:-}" ]; then
+  "$BULKHEAD_AUDIT_SEEDER" --seeds "$out/corpus/audit_log" "$out/corpus/audit_log" >/dev/null
+fi
 
 status=0
-for target in rule_loader condition; do
+for target in rule_loader condition audit_log; do
   echo "fuzz: $target for ${seconds}s"
   if ! "$out/fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
         -artifact_prefix="$out/artifacts/$target-" -print_final_stats=1 "$out/corpus/$target" \
