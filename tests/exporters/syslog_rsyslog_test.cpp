@@ -262,6 +262,7 @@ TEST_F(RsyslogTlsTest, WrongServerNameIsRefusedAndNothingIsSent) {
     EXPECT_EQ(sink.stats().delivered, 0u);
     EXPECT_EQ(sink.stats().spooled, 1u) << "kept for when the configuration is fixed";
     sink.close();
+    std::this_thread::sleep_for(500ms);  // what rsyslog received, it has written by now
     EXPECT_TRUE(rsyslog_.wait_messages(0).empty());
 }
 
@@ -274,6 +275,7 @@ TEST_F(RsyslogTlsTest, ServerRejectsAClientWithoutCertificate) {
     ASSERT_TRUE(test::wait_until([&] { return sink.stats().send_errors >= 1; }, 10s));
     EXPECT_EQ(sink.stats().delivered, 0u);
     sink.close();
+    std::this_thread::sleep_for(500ms);  // what rsyslog received, it has written by now
     EXPECT_TRUE(rsyslog_.wait_messages(0).empty());
 }
 
