@@ -268,6 +268,30 @@ int explain(const std::vector<std::string>& files, const std::string& name) {
             std::cout << "            " << t.target << "  [" << kKinds[static_cast<int>(t.kind)] << "]\n";
         }
     }
+    for (const auto& n : kernel.policy.net) {
+        if (n.rule != rule->name)
+            continue;
+        static const char* kVerdicts[] = {"", "audit", "deny", "ask"};
+        static const char* kTerms[] = {"any", "in", "not in"};
+        std::string ops = std::string(n.ops & rules::kNetConnect ? "connect" : "") +
+                          (n.ops & rules::kNetConnect && n.ops & rules::kNetSend ? "+" : "") +
+                          (n.ops & rules::kNetSend ? "send" : "");
+        std::string protos = n.protos == 0 ? "any protocol"
+                             : n.protos == (rules::kProtoTcp | rules::kProtoUdp) ? "tcp+udp"
+                             : n.protos & rules::kProtoTcp ? "tcp" : "udp";
+        std::cout << "kernel:     " << kVerdicts[static_cast<int>(n.verdict)] << " " << ops << " (" << protos
+                  << ") by " << (n.agent.empty() ? "agent sessions" : "sessions of agent " + n.agent)
+                  << (n.tainted_only ? ", once tainted" : "") << " [net guard]\n";
+        std::cout << "            destination " << kTerms[static_cast<int>(n.addr_term)];
+        for (const auto& c : n.cidrs)
+            std::cout << " " << c;
+        for (const auto& h : n.hosts)
+            std::cout << " " << h << " (resolved by the daemon)";
+        std::cout << "\n            port " << kTerms[static_cast<int>(n.port_term)];
+        for (auto p : n.ports)
+            std::cout << " " << p;
+        std::cout << "\n";
+    }
     return 0;
 }
 
