@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // The disk spool alone, then the queue + spool + worker through a real sink
-// (JSONL into a directory that disappears and comes back: the "peer").
+// (JSONL into a directory that disappears and comes back: the "peer"), then
+// two sinks behind a Hub, one of them stuck.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -270,6 +278,56 @@ TEST(QueuedExporter, FiltersCountButDoNotDeliver) {
     EXPECT_EQ(s.filtered, 4u);
     EXPECT_EQ(s.delivered, 1u);
     EXPECT_EQ(f.delivered_pids(), std::vector<int>{0});
+}
+
+
+// A TCP syslog peer that accepts and never reads: its socket buffers fill and
+// its sender blocks in write(). The other sink behind the same Hub, and the
+// daemon's publish(), must not notice.
+TEST(Hub, APeerThatNeverReadsStallsNeitherPublishNorTheOtherSinks) {
+    TempDir dir;
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);  // the kernel completes the handshake; nobody reads
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const std::string out = dir / "alerts.jsonl";
+    auto made = make_exporters(
+        YAML::Load("[{name: stuck, type: syslog, transport: tcp, host: 127.0.0.1, port: " +
+                   std::to_string(ntohs(addr.sin_port)) + ", spool: {dir: " + dir / "spool-stuck" +
+                   ", max_bytes: 4MiB}, close_timeout_ms: 100},"
+                   " {name: file, type: jsonl, path: " + out + ", spool: {dir: " + dir / "spool-file" + "}}]"),
+        Options{"host-1", "", "test"});
+    ASSERT_TRUE(made) << made.error();
+    Hub hub(std::move(made.value()));
+    const int n = 20'000;  // ~10 MB of syslog: far more than loopback's socket buffers
+    std::atomic<bool> published{false};
+    std::thread publisher([&] {
+        for (int i = 0; i < n; ++i) {
+            hub.publish(test::sample_event(i));
+            if (i % 100 == 99)  // a steady 10,000 events/s, which the file sink keeps up with
+                std::this_thread::sleep_for(10ms);
+        }
+        published = true;
+    });
+    bool in_time = test::wait_until([&] { return published.load(); }, 20s);
+    publisher.join();
+    ASSERT_TRUE(in_time) << "publish() waited for the peer that never reads";
+    ASSERT_TRUE(test::wait_until([&] { return hub.stats()[1].second.delivered == n; }, 30s))
+        << "the file sink delivered " << hub.stats()[1].second.delivered << " of " << n;
+    EXPECT_EQ(test::read_lines(out).size(), static_cast<size_t>(n));
+    auto stats = hub.stats();
+    ASSERT_EQ(stats.size(), 2u);
+    EXPECT_EQ(stats[0].first, "stuck");
+    EXPECT_LT(stats[0].second.delivered, static_cast<uint64_t>(n)) << "the peer never read, yet took everything";
+    EXPECT_EQ(stats[1].second.delivered, static_cast<uint64_t>(n));
+    EXPECT_EQ(stats[1].second.dropped, 0u);
+    hub.close();
+    ::close(listener);
 }
 
 }  // namespace
