@@ -72,6 +72,7 @@ bool is_list_comp(std::string_view comp) { return comp == "in" || comp == "inter
 
 class Loader {
 public:
+    explicit Loader(bool require_kernel) : require_kernel_(require_kernel) {}
     Result<RuleSet> load(const std::vector<RuleSource>& sources) {
         for (const auto& source : sources) {
             if (auto ok = load_source(source); !ok) return ok.error();
@@ -818,11 +819,14 @@ private:
         }
 
         // Block and ask rules must be enforceable, or nothing loads.
-        auto compiled = compile_kernel_policy(out_);
-        if (!compiled) return compiled.error();
+        if (require_kernel_) {
+            auto compiled = compile_kernel_policy(out_);
+            if (!compiled) return compiled.error();
+        }
         return std::move(out_);
     }
 
+    const bool require_kernel_;
     std::string file_;
     RuleSet out_;
     std::unordered_map<std::string, size_t> list_index_;
@@ -834,9 +838,11 @@ private:
 
 }  // namespace
 
-Result<RuleSet> load_rule_sources(const std::vector<RuleSource>& sources) { return Loader().load(sources); }
+Result<RuleSet> load_rule_sources(const std::vector<RuleSource>& sources, const LoadOptions& options) {
+    return Loader(options.require_kernel).load(sources);
+}
 
-Result<RuleSet> load_rule_files(const std::vector<std::string>& paths) {
+Result<RuleSet> load_rule_files(const std::vector<std::string>& paths, const LoadOptions& options) {
     std::vector<RuleSource> sources;
     for (const auto& path : paths) {
         std::ifstream in(path, std::ios::binary);
@@ -845,7 +851,7 @@ Result<RuleSet> load_rule_files(const std::vector<std::string>& paths) {
         content << in.rdbuf();
         sources.push_back({path, content.str()});
     }
-    return load_rule_sources(sources);
+    return load_rule_sources(sources, options);
 }
 
 }  // namespace bulkhead::rules

@@ -23,7 +23,12 @@ struct RuleSource {
 // (file:line:column and cause) and no rule set. Success means every
 // condition parsed, every list and macro resolved, and every enabled rule
 // with action block or ask compiles to the kernel policy.
-Result<RuleSet> load_rule_files(const std::vector<std::string>& paths);
-Result<RuleSet> load_rule_sources(const std::vector<RuleSource>& sources);
+struct LoadOptions {
+    // false: block/ask rules the kernel cannot check still load (for
+    // `rules validate`, which reports each of them, not only the first).
+    bool require_kernel = true;
+};
+Result<RuleSet> load_rule_files(const std::vector<std::string>& paths, const LoadOptions& options = {});
+Result<RuleSet> load_rule_sources(const std::vector<RuleSource>& sources, const LoadOptions& options = {});
 
 }  // namespace bulkhead::rules

@@ -68,7 +68,9 @@ std::string placement_text(const rules::Rule& rule, const rules::RuleReport& rep
     if (report.placement == Placement::kUserspace && !rule.unsupported.empty())
         return "unsupported (" + rule.unsupported + ")";
     std::string text(rules::to_string(report.placement));
-    if (report.placement == Placement::kUserspace && !report.reason.empty()) text += " (" + report.reason + ")";
+    if ((report.placement == Placement::kUserspace || report.placement == Placement::kUnsupported) &&
+        !report.reason.empty())
+        text += " (" + report.reason + ")";
     return text;
 }
 
@@ -95,7 +97,8 @@ std::set<std::string> names_of(const YAML::Node& node, const std::string& key, c
 }  // namespace
 
 int validate(const std::vector<std::string>& files, bool json) {
-    auto loaded = rules::load_rule_files(files);
+    // Every rule the kernel cannot enforce is reported, not only the first.
+    auto loaded = rules::load_rule_files(files, {.require_kernel = false});
     if (!loaded) {
         if (json) {
             std::cout << nlohmann::json{{"ok", false}, {"error", loaded.error().to_string()}}.dump() << "\n";
@@ -105,6 +108,13 @@ int validate(const std::vector<std::string>& files, bool json) {
         return 1;
     }
     const rules::KernelCompilation kernel = rules::analyze_kernel_policy(*loaded);
+    std::vector<std::string> errors;
+    for (const auto& r : kernel.report)
+        if (r.placement == Placement::kUnsupported &&
+            (r.action == rules::Action::kBlock || r.action == rules::Action::kAsk))
+            errors.push_back(r.location.to_string() + ": rules: rule '" + r.rule + "' (action " +
+                             std::string(rules::to_string(r.action)) + ") cannot be enforced in the kernel: " +
+                             r.reason);
     std::map<std::string, int> counts;
     nlohmann::json report = nlohmann::json::array();
     for (size_t i = 0; i < loaded->rules.size(); ++i) {
@@ -121,14 +131,22 @@ int validate(const std::vector<std::string>& files, bool json) {
     if (json) {
         nlohmann::json warnings = nlohmann::json::array();
         for (const auto& w : loaded->warnings) warnings.push_back(w.to_string());
-        std::cout << nlohmann::json{{"ok", true}, {"rules", report}, {"warnings", warnings}}.dump(2) << "\n";
-        return 0;
+        std::cout << nlohmann::json{{"ok", errors.empty()}, {"errors", errors}, {"rules", report},
+                                    {"warnings", warnings}}
+                         .dump(2)
+                  << "\n";
+        return errors.empty() ? 0 : 1;
     }
+    std::cout << std::flush;  // the report first, then what is wrong with it
     for (const auto& w : loaded->warnings) std::cerr << "warning: " << w.to_string() << "\n";
+    for (const auto& e : errors) std::cerr << "error: " << e << "\n";
     std::cout << loaded->rules.size() << " rules: " << counts["kernel"] << " kernel, " << counts["userspace"]
               << " userspace, " << counts["unsupported"] << " unsupported, " << counts["disabled"] << " disabled; "
               << loaded->macros.size() << " macros, " << loaded->lists.size() << " lists\n";
-    return 0;
+    if (!errors.empty())
+        std::cerr << errors.size() << " block/ask rule(s) cannot be enforced in the kernel: the daemon would "
+                     "refuse these files\n";
+    return errors.empty() ? 0 : 1;
 }
 
 int test(const std::vector<std::string>& files, const std::vector<std::string>& case_files, bool coverage) {
