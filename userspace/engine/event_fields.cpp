@@ -5,7 +5,10 @@
 #include <grp.h>
 
 #include <chrono>
+#include <filesystem>
 #include <unordered_map>
+
+#include "session/sessions.h"
 
 namespace bulkhead::engine {
 
@@ -56,7 +59,56 @@ std::string lookup_group(uint32_t gid) {
     return gr.gr_name;
 }
 
+// Deeper than any real process tree; bounds the walk on a malformed /proc.
+constexpr int kMaxAncestors = 64;
+
+// Falco's proc.cmdline of a process: its name, then argv[1..].
+std::string cmdline_of(uint32_t pid, std::string* argv0) {
+    std::string raw = session::read_proc("/proc/" + std::to_string(pid) + "/cmdline", 4096);
+    if (raw.empty()) return {};
+    size_t first = raw.find('\0');
+    *argv0 = raw.substr(0, first);
+    std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
+    for (auto& c : args)
+        if (c == '\0') c = ' ';
+    while (!args.empty() && args.back() == ' ') args.pop_back();
+    std::string comm = session::comm_of(pid);
+    return events::escape_path(args.empty() ? comm : comm + " " + args);
+}
+
 }  // namespace
+
+std::optional<EventFields::Stat> EventFields::stat_of(uint32_t pid) const {
+    // "pid (comm) state ppid pgrp session tty_nr ...": comm may hold spaces
+    // and parentheses, so the fields are counted after its last ')'.
+    std::string raw = session::read_proc("/proc/" + std::to_string(pid) + "/stat", 1024);
+    size_t close = raw.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    Stat st;
+    unsigned long ppid = 0, pgrp = 0, sid = 0;
+    long tty = 0;
+    char state = 0;
+    if (std::sscanf(raw.c_str() + close + 1, " %c %lu %lu %lu %ld", &state, &ppid, &pgrp, &sid, &tty) != 5)
+        return std::nullopt;
+    st.ppid = static_cast<uint32_t>(ppid);
+    st.sid = static_cast<uint32_t>(sid);
+    st.tty = tty;
+    return st;
+}
+
+const std::vector<std::pair<uint32_t, std::string>>& EventFields::ancestors() const {
+    if (!ancestors_) {
+        ancestors_.emplace();
+        uint32_t pid = e_.ppid;
+        for (int i = 0; pid > 0 && i < kMaxAncestors; i++) {
+            ancestors_->emplace_back(pid, i == 0 && !e_.pname.empty() ? e_.pname : session::comm_of(pid));
+            auto st = stat_of(pid);
+            if (!st || st->ppid == pid) break;
+            pid = st->ppid;
+        }
+    }
+    return *ancestors_;
+}
 
 EventFields::EventFields(const events::Event& e)
     : e_(e), file_(e.kind == "file"), open_(e.evt_type == "open" || e.evt_type == "openat") {}
@@ -141,12 +193,48 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kProcPname: return !e_.pname.empty() && str(e_.pname, out);
     case FieldId::kProcAname:
         if (field.index == 0) return str(e_.comm, out);
-        if (field.index == 1) return !e_.pname.empty() && str(e_.pname, out);
+        if (field.index == 1 && !e_.pname.empty()) return str(e_.pname, out);
+        if (field.index > 0 && static_cast<size_t>(field.index) <= ancestors().size())
+            return !ancestors()[field.index - 1].second.empty() && str(ancestors()[field.index - 1].second, out);
         return false;
     case FieldId::kProcApid:
         if (field.index == 0) return num(e_.tgid, out);
         if (field.index == 1) return e_.ppid && num(e_.ppid, out);
+        if (field.index > 0 && static_cast<size_t>(field.index) <= ancestors().size())
+            return num(ancestors()[field.index - 1].first, out);
         return false;
+    case FieldId::kProcPexe:
+    case FieldId::kProcPcmdline:
+        if (!e_.ppid) return false;
+        if (pcmdline_.empty()) pcmdline_ = cmdline_of(e_.ppid, &pexe_);
+        return field.info->id == FieldId::kProcPexe ? !pexe_.empty() && str(pexe_, out)
+                                                     : !pcmdline_.empty() && str(pcmdline_, out);
+    case FieldId::kProcPexepath: {
+        if (!e_.ppid) return false;
+        if (pexepath_.empty()) {
+            std::error_code ec;
+            pexepath_ = std::filesystem::read_symlink("/proc/" + std::to_string(e_.ppid) + "/exe", ec).string();
+        }
+        return !pexepath_.empty() && str(pexepath_, out);
+    }
+    case FieldId::kProcTty:
+    case FieldId::kProcSname: {
+        if (!e_.tgid) return false;
+        if (!stat_) stat_ = stat_of(e_.tgid);
+        if (!*stat_) return false;
+        if (field.info->id == FieldId::kProcTty) return num((*stat_)->tty, out);
+        if (sname_.empty() && (*stat_)->sid) sname_ = session::comm_of((*stat_)->sid);
+        return !sname_.empty() && str(sname_, out);
+    }
+    case FieldId::kUserLoginuid: {
+        if (!e_.tgid) return false;
+        std::string raw = session::read_proc("/proc/" + std::to_string(e_.tgid) + "/loginuid", 32);
+        if (raw.empty()) return false;
+        long long v = std::atoll(raw.c_str());
+        return num(v == 4294967295LL ? -1 : v, out);  // (uid_t)-1: never logged in, as Falco prints it
+    }
+    case FieldId::kAgentPid: return e_.session && e_.agent_pid && num(e_.agent_pid, out);
+    case FieldId::kAgentRisk: return e_.session && num(e_.session_risk, out);
     case FieldId::kProcCwd: return !e_.cwd.empty() && str(e_.cwd, out);
     case FieldId::kFdName:
     case FieldId::kFdNameraw:  // a file, a socket, or the module file of finit_module

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "events/event.h"
 #include "rules/fields.h"
@@ -27,6 +30,17 @@ private:
     mutable std::string res_;
     mutable std::string args_;
     mutable std::map<std::string, std::string, std::less<>> tool_input_;  // non-string values, dumped
+    // Read from /proc only when a rule asks (best effort: the process may be
+    // gone by the time its event is evaluated; then the field is absent).
+    struct Stat {
+        uint32_t ppid = 0, sid = 0;
+        int64_t tty = 0;
+    };
+    std::optional<Stat> stat_of(uint32_t pid) const;
+    const std::vector<std::pair<uint32_t, std::string>>& ancestors() const;  // [0] = parent
+    mutable std::optional<std::vector<std::pair<uint32_t, std::string>>> ancestors_;
+    mutable std::optional<std::optional<Stat>> stat_;
+    mutable std::string pexe_, pexepath_, pcmdline_, sname_;
 };
 
 }  // namespace bulkhead::engine

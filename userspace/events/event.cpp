@@ -635,6 +635,8 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["agent.risk"] = e.risk;
     if (e.session)
         f["agent.session_risk"] = e.session_risk;
+    if (e.session && e.agent_pid)
+        f["agent.pid"] = e.agent_pid;
     if (e.kind == "tool" && !e.tool_input.is_null())
         f["agent.tool_input"] = e.tool_input;
     // A rule's own output fields win over the defaults above.

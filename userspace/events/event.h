@@ -56,6 +56,7 @@ struct Event {
     nlohmann::json output_fields = nlohmann::json::object();  // typed, by Falco field name
     int risk = 0;            // risk the rule added to the session
     int64_t session_risk = 0;  // the session's risk after this event
+    uint32_t agent_pid = 0;    // the session's root process (agent.pid)
     std::string action;      // the rule's action: audit, block, ask, kill, promote
     // Session context (daemon's session table, agent hooks).
     std::string workspace;

@@ -4,10 +4,15 @@
 #include "engine/event_fields.h"
 
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <string>
 
 #include "bpf_abi.h"
 #include "../events/records.h"
@@ -121,6 +126,85 @@ TEST(EventFields, Ptrace) {
               {"evt.args contains PTRACE_ATTACH", true},
               {"evt.arg.nosuch exists", false},
           });
+}
+
+
+// A real process tree: this test (the grandparent) forks "bh-parent", which
+// forks "bh-child" in a session of its own. The event names bh-child; the
+// ancestry, parent and session fields come from /proc, as the daemon reads
+// them.
+TEST(EventFields, AncestryParentAndSessionFromProc) {
+    int ready[2], hold[2];
+    ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(hold), 0);
+    pid_t parent = fork();
+    ASSERT_GE(parent, 0);
+    if (parent == 0) {
+        prctl(PR_SET_NAME, "bh-parent");
+        pid_t child = fork();
+        if (child == 0) {
+            setsid();
+            prctl(PR_SET_NAME, "bh-child");
+            pid_t me = getpid();
+            (void)!write(ready[1], &me, sizeof(me));
+            char c;
+            (void)!read(hold[0], &c, 1);  // until the test is done
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        _exit(0);
+    }
+    pid_t child = 0;
+    ASSERT_EQ(read(ready[0], &child, sizeof(child)), static_cast<ssize_t>(sizeof(child)));
+
+    std::string self_comm, login;
+    {
+        std::ifstream c("/proc/self/comm");
+        std::getline(c, self_comm);
+        std::ifstream l("/proc/self/loginuid");
+        std::getline(l, login);
+    }
+    long long loginuid = login.empty() ? -2 : std::atoll(login.c_str());
+    if (loginuid == 4294967295LL) loginuid = -1;
+    char exe[4096] = {};
+    ASSERT_GT(readlink("/proc/self/exe", exe, sizeof(exe) - 1), 0);
+
+    events::Event e;
+    e.kind = "exec";
+    e.evt_type = "execve";
+    e.tgid = static_cast<uint32_t>(child);
+    e.ppid = static_cast<uint32_t>(parent);
+    e.comm = "bh-child";
+    e.session = 42;
+    e.agent_pid = static_cast<uint32_t>(parent);
+    e.session_risk = 70;
+    std::string grandparent = "proc.aname[2] = \"" + self_comm + "\"";
+    std::string apid2 = "proc.apid[2] = " + std::to_string(getpid());
+    std::string pexepath = "proc.pexepath = \"" + std::string(exe) + "\"";
+    std::string pexe = "proc.pexe endswith \"" + std::string(exe).substr(std::string(exe).rfind('/') + 1) + "\"";
+    std::string login_row = "user.loginuid = " + std::to_string(loginuid);
+    std::string agent_pid = "agent.pid = " + std::to_string(parent);
+    check(e, {
+                 {"proc.aname[1] = bh-parent", true},
+                 {grandparent.c_str(), true},
+                 {apid2.c_str(), true},
+                 {"proc.aname = bh-parent", true},  // no index: any ancestor
+                 {"proc.aname = no-such-ancestor", false},
+                 {"proc.pcmdline startswith \"bh-parent \"", true},
+                 {pexepath.c_str(), true},
+                 {pexe.c_str(), true},
+                 {"proc.sname = bh-child", true},  // it leads its own session
+                 {"proc.tty = 0", true},           // and setsid left it without a terminal
+                 {login_row.c_str(), loginuid != -2},
+                 {agent_pid.c_str(), true},
+                 {"agent.risk >= 70", true},
+             });
+    (void)!write(hold[1], "x", 1);
+    int status = 0;
+    waitpid(parent, &status, 0);
+    events::Event gone = e;  // the processes are gone: the fields are absent, not wrong
+    check(gone, {{"proc.pcmdline exists", false}, {"proc.sname exists", false}, {"proc.aname[2] exists", false}});
 }
 
 }  // namespace
