@@ -62,56 +62,95 @@ std::string lookup_group(uint32_t gid) {
 // Deeper than any real process tree; bounds the walk on a malformed /proc.
 constexpr int kMaxAncestors = 64;
 
-// Falco's proc.cmdline of a process: its name, then argv[1..].
-std::string cmdline_of(uint32_t pid, std::string* argv0) {
+// What /proc says about a process, cached per thread for a second: events
+// come in bursts from the same processes, and Falco's rules ask for the same
+// parents and ancestors on each of them. (A pid reused within that second
+// shows the old process's fields until the entry expires.) A process that is
+// gone is cached as absent too.
+struct ProcInfo {
+    bool present = false;
+    uint32_t ppid = 0, sid = 0;
+    int64_t tty = 0;
+    std::string comm;
+    std::optional<std::string> cmdline, argv0, exepath;  // read on first use
+    std::optional<int64_t> loginuid;
+    std::chrono::steady_clock::time_point at;
+};
+
+constexpr auto kProcTtl = std::chrono::seconds(1);
+
+ProcInfo read_stat(uint32_t pid) {
+    // "pid (comm) state ppid pgrp session tty_nr ...": comm may hold spaces
+    // and parentheses, so the fields are counted after its last ')'.
+    ProcInfo info;
+    std::string raw = session::read_proc("/proc/" + std::to_string(pid) + "/stat", 1024);
+    size_t open = raw.find('('), close = raw.rfind(')');
+    unsigned long ppid = 0, pgrp = 0, sid = 0;
+    long tty = 0;
+    char state = 0;
+    if (open == std::string::npos || close == std::string::npos || close < open ||
+        std::sscanf(raw.c_str() + close + 1, " %c %lu %lu %lu %ld", &state, &ppid, &pgrp, &sid, &tty) != 5)
+        return info;
+    info.present = true;
+    info.comm = raw.substr(open + 1, close - open - 1);
+    info.ppid = static_cast<uint32_t>(ppid);
+    info.sid = static_cast<uint32_t>(sid);
+    info.tty = tty;
+    return info;
+}
+
+ProcInfo& proc_info(uint32_t pid) {
+    thread_local std::unordered_map<uint32_t, ProcInfo> cache;
+    auto now = std::chrono::steady_clock::now();
+    auto it = cache.find(pid);
+    if (it != cache.end() && now - it->second.at < kProcTtl) return it->second;
+    if (it == cache.end() && cache.size() > 8192) cache.clear();  // callers copy what they keep
+    ProcInfo info = read_stat(pid);
+    info.at = now;
+    return cache.insert_or_assign(pid, std::move(info)).first->second;
+}
+
+// Falco's proc.cmdline of a process (its name, then argv[1..]) and argv[0].
+void read_cmdline(uint32_t pid, ProcInfo& info) {
     std::string raw = session::read_proc("/proc/" + std::to_string(pid) + "/cmdline", 4096);
-    if (raw.empty()) return {};
+    info.cmdline.emplace();
+    info.argv0.emplace();
+    if (raw.empty()) return;
     size_t first = raw.find('\0');
-    *argv0 = raw.substr(0, first);
+    *info.argv0 = raw.substr(0, first);
     std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
     for (auto& c : args)
         if (c == '\0') c = ' ';
     while (!args.empty() && args.back() == ' ') args.pop_back();
-    std::string comm = session::comm_of(pid);
-    return events::escape_path(args.empty() ? comm : comm + " " + args);
+    *info.cmdline = events::escape_path(args.empty() ? info.comm : info.comm + " " + args);
 }
 
 }  // namespace
-
-std::optional<EventFields::Stat> EventFields::stat_of(uint32_t pid) const {
-    // "pid (comm) state ppid pgrp session tty_nr ...": comm may hold spaces
-    // and parentheses, so the fields are counted after its last ')'.
-    std::string raw = session::read_proc("/proc/" + std::to_string(pid) + "/stat", 1024);
-    size_t close = raw.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
-    Stat st;
-    unsigned long ppid = 0, pgrp = 0, sid = 0;
-    long tty = 0;
-    char state = 0;
-    if (std::sscanf(raw.c_str() + close + 1, " %c %lu %lu %lu %ld", &state, &ppid, &pgrp, &sid, &tty) != 5)
-        return std::nullopt;
-    st.ppid = static_cast<uint32_t>(ppid);
-    st.sid = static_cast<uint32_t>(sid);
-    st.tty = tty;
-    return st;
-}
 
 const std::vector<std::pair<uint32_t, std::string>>& EventFields::ancestors() const {
     if (!ancestors_) {
         ancestors_.emplace();
         uint32_t pid = e_.ppid;
         for (int i = 0; pid > 0 && i < kMaxAncestors; i++) {
-            ancestors_->emplace_back(pid, i == 0 && !e_.pname.empty() ? e_.pname : session::comm_of(pid));
-            auto st = stat_of(pid);
-            if (!st || st->ppid == pid) break;
-            pid = st->ppid;
+            const ProcInfo& info = proc_info(pid);
+            if (!info.present) {
+                if (i == 0 && !e_.pname.empty()) ancestors_->emplace_back(pid, e_.pname);  // the kernel's word
+                break;
+            }
+            ancestors_->emplace_back(pid, i == 0 && !e_.pname.empty() ? e_.pname : info.comm);
+            if (info.ppid == pid) break;
+            pid = info.ppid;
         }
     }
     return *ancestors_;
 }
 
 EventFields::EventFields(const events::Event& e)
-    : e_(e), file_(e.kind == "file"), open_(e.evt_type == "open" || e.evt_type == "openat") {}
+    : e_(e),
+      file_(e.kind == "file"),
+      net_(e.kind == "net"),
+      ip_socket_(is_ip_socket(e)),
+      open_(e.evt_type == "open" || e.evt_type == "openat") {}
 
 bool EventFields::str(std::string_view s, rules::FieldValue* out) const {
     out->type = rules::FieldType::kString;
@@ -127,7 +166,7 @@ bool EventFields::num(__int128 n, rules::FieldValue* out) const {
 
 bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) const {
     const bool file = file_;
-    const bool net = e_.kind == "net";
+    const bool net = net_;
     switch (field.info->id) {
     case FieldId::kEvtArg: {
         const std::string* v = e_.evt_arg(field.arg);
@@ -159,11 +198,11 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kFdSip:
     case FieldId::kFdIp:
     case FieldId::kFdNet:
-    case FieldId::kFdSnet: return is_ip_socket(e_) && ip(e_.rip, out);  // a connect's peer is the server
+    case FieldId::kFdSnet: return ip_socket_ && ip(e_.rip, out);  // a connect's peer is the server
     case FieldId::kFdRport:
-    case FieldId::kFdSport: return is_ip_socket(e_) && num(e_.rport, out);
-    case FieldId::kFdLport: return is_ip_socket(e_) && e_.lport && num(e_.lport, out);
-    case FieldId::kFdL4proto: return is_ip_socket(e_) && !e_.l4proto.empty() && str(e_.l4proto, out);
+    case FieldId::kFdSport: return ip_socket_ && num(e_.rport, out);
+    case FieldId::kFdLport: return ip_socket_ && e_.lport && num(e_.lport, out);
+    case FieldId::kFdL4proto: return ip_socket_ && !e_.l4proto.empty() && str(e_.l4proto, out);
     case FieldId::kEvtType: return !e_.evt_type.empty() && str(e_.evt_type, out);
     case FieldId::kEvtRes:
         res_ = e_.err ? events::errno_name(e_.err) : "SUCCESS";
@@ -204,34 +243,49 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
             return num(ancestors()[field.index - 1].first, out);
         return false;
     case FieldId::kProcPexe:
-    case FieldId::kProcPcmdline:
+    case FieldId::kProcPcmdline: {
         if (!e_.ppid) return false;
-        if (pcmdline_.empty()) pcmdline_ = cmdline_of(e_.ppid, &pexe_);
+        if (!parent_read_) {
+            ProcInfo& info = proc_info(e_.ppid);
+            if (info.present && !info.cmdline) read_cmdline(e_.ppid, info);
+            if (info.present) pcmdline_ = *info.cmdline, pexe_ = *info.argv0;
+            parent_read_ = true;
+        }
         return field.info->id == FieldId::kProcPexe ? !pexe_.empty() && str(pexe_, out)
                                                      : !pcmdline_.empty() && str(pcmdline_, out);
+    }
     case FieldId::kProcPexepath: {
         if (!e_.ppid) return false;
-        if (pexepath_.empty()) {
+        ProcInfo& info = proc_info(e_.ppid);
+        if (!info.present) return false;
+        if (!info.exepath) {
             std::error_code ec;
-            pexepath_ = std::filesystem::read_symlink("/proc/" + std::to_string(e_.ppid) + "/exe", ec).string();
+            info.exepath = std::filesystem::read_symlink("/proc/" + std::to_string(e_.ppid) + "/exe", ec).string();
         }
+        pexepath_ = *info.exepath;
         return !pexepath_.empty() && str(pexepath_, out);
     }
     case FieldId::kProcTty:
     case FieldId::kProcSname: {
         if (!e_.tgid) return false;
-        if (!stat_) stat_ = stat_of(e_.tgid);
-        if (!*stat_) return false;
-        if (field.info->id == FieldId::kProcTty) return num((*stat_)->tty, out);
-        if (sname_.empty() && (*stat_)->sid) sname_ = session::comm_of((*stat_)->sid);
+        const ProcInfo& info = proc_info(e_.tgid);
+        if (!info.present) return false;
+        if (field.info->id == FieldId::kProcTty) return num(info.tty, out);
+        if (!info.sid) return false;
+        uint32_t sid = info.sid;
+        sname_ = sid == e_.tgid ? info.comm : proc_info(sid).comm;
         return !sname_.empty() && str(sname_, out);
     }
     case FieldId::kUserLoginuid: {
         if (!e_.tgid) return false;
-        std::string raw = session::read_proc("/proc/" + std::to_string(e_.tgid) + "/loginuid", 32);
-        if (raw.empty()) return false;
-        long long v = std::atoll(raw.c_str());
-        return num(v == 4294967295LL ? -1 : v, out);  // (uid_t)-1: never logged in, as Falco prints it
+        ProcInfo& info = proc_info(e_.tgid);
+        if (!info.present) return false;
+        if (!info.loginuid) {
+            std::string raw = session::read_proc("/proc/" + std::to_string(e_.tgid) + "/loginuid", 32);
+            long long v = raw.empty() ? -1 : std::atoll(raw.c_str());
+            info.loginuid = v == 4294967295LL ? -1 : v;  // (uid_t)-1: never logged in, as Falco prints it
+        }
+        return num(*info.loginuid, out);
     }
     case FieldId::kAgentPid: return e_.session && e_.agent_pid && num(e_.agent_pid, out);
     case FieldId::kAgentRisk: return e_.session && num(e_.session_risk, out);
@@ -270,7 +324,7 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kAgentToolName: return !e_.tool_name.empty() && str(e_.tool_name, out);
     case FieldId::kAgentVerdict: return !e_.verdict.empty() && str(e_.verdict, out);
     case FieldId::kAgentLevel: return !e_.level.empty() && str(e_.level, out);
-    case FieldId::kFdSipName: return is_ip_socket(e_) && !e_.sip_name.empty() && str(e_.sip_name, out);
+    case FieldId::kFdSipName: return ip_socket_ && !e_.sip_name.empty() && str(e_.sip_name, out);
     case FieldId::kAgentTainted:
         if (!e_.session)
             return false;

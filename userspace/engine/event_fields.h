@@ -24,6 +24,8 @@ private:
 
     const events::Event& e_;
     bool file_ = false;  // kind and open-ness decided once, not per field read
+    bool net_ = false;
+    bool ip_socket_ = false;
     bool open_ = false;
     // Derived strings, one member per field: the evaluator keeps the views
     // it was handed for the whole event.
@@ -32,14 +34,10 @@ private:
     mutable std::map<std::string, std::string, std::less<>> tool_input_;  // non-string values, dumped
     // Read from /proc only when a rule asks (best effort: the process may be
     // gone by the time its event is evaluated; then the field is absent).
-    struct Stat {
-        uint32_t ppid = 0, sid = 0;
-        int64_t tty = 0;
-    };
-    std::optional<Stat> stat_of(uint32_t pid) const;
+    // Copies, so the views handed out outlive the per-thread /proc cache.
     const std::vector<std::pair<uint32_t, std::string>>& ancestors() const;  // [0] = parent
     mutable std::optional<std::vector<std::pair<uint32_t, std::string>>> ancestors_;
-    mutable std::optional<std::optional<Stat>> stat_;
+    mutable bool parent_read_ = false;
     mutable std::string pexe_, pexepath_, pcmdline_, sname_;
 };
 

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "bpf_abi.h"
 #include "../events/records.h"
@@ -203,7 +204,10 @@ TEST(EventFields, AncestryParentAndSessionFromProc) {
     (void)!write(hold[1], "x", 1);
     int status = 0;
     waitpid(parent, &status, 0);
-    events::Event gone = e;  // the processes are gone: the fields are absent, not wrong
+    // The processes are gone: once the adapter's /proc cache (a second)
+    // expires, the fields are absent, not wrong.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    events::Event gone = e;
     check(gone, {{"proc.pcmdline exists", false}, {"proc.sname exists", false}, {"proc.aname[2] exists", false}});
 }
 
