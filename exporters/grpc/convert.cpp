@@ -90,6 +90,8 @@ v1::SessionState state_to_proto(const std::string& state) {
     if (state == "promoted") return v1::SESSION_STATE_PROMOTED;
     if (state == "killed") return v1::SESSION_STATE_KILLED;
     if (state == "ended") return v1::SESSION_STATE_ENDED;
+    if (state == "frozen") return v1::SESSION_STATE_FROZEN;
+    if (state == "promoting") return v1::SESSION_STATE_PROMOTING;
     return v1::SESSION_STATE_UNSPECIFIED;
 }
 
@@ -100,6 +102,8 @@ std::string state_name(v1::SessionState s) {
     case v1::SESSION_STATE_PROMOTED: return "promoted";
     case v1::SESSION_STATE_KILLED: return "killed";
     case v1::SESSION_STATE_ENDED: return "ended";
+    case v1::SESSION_STATE_FROZEN: return "frozen";
+    case v1::SESSION_STATE_PROMOTING: return "promoting";
     default: return "unknown";
     }
 }
@@ -227,6 +231,10 @@ v1::Session to_proto(const SessionInfo& s) {
     ps.set_origin(utf8(s.origin));
     ps.set_denied(s.denied);
     ps.set_audited(s.audited);
+    ps.set_level(utf8(s.level));
+    ps.set_taint(utf8(s.taint));
+    ps.set_vm(utf8(s.vm));
+    ps.set_pending_asks(s.pending_asks);
     return ps;
 }
 
@@ -245,7 +253,11 @@ nlohmann::json to_json(const v1::Session& s) {
             {"risk", s.risk()},
             {"origin", s.origin()},
             {"denied", s.denied()},
-            {"audited", s.audited()}};
+            {"audited", s.audited()},
+            {"level", s.level()},
+            {"taint", s.taint()},
+            {"vm", s.vm()},
+            {"pending_asks", s.pending_asks()}};
 }
 
 Result<SubscriberFilter> parse_request(const v1::SubscribeRequest& req) {

@@ -31,7 +31,7 @@ struct SessionInfo {
     uint32_t uid = 0;
     std::string workspace;
     int64_t start_unix_ns = 0;
-    std::string state = "active";  // active, asking, promoted, killed, ended
+    std::string state = "active";  // active, asking, frozen, promoting, promoted, killed, ended
     uint32_t leader_pid = 0;
     uint64_t cgroup_id = 0;
     std::string cgroup;
@@ -41,6 +41,10 @@ struct SessionInfo {
     std::string origin;            // run, discovered, hook
     uint64_t denied = 0;
     uint64_t audited = 0;
+    std::string level;
+    std::string taint;
+    std::string vm;
+    uint32_t pending_asks = 0;
 };
 
 // The daemon's session table as the server reads it. Called from gRPC

@@ -426,8 +426,10 @@ TEST_F(GrpcTest, ConfigErrorsNameTheProblem) {
 TEST_F(GrpcTest, ListAndGetSessions) {
     sessions_->add({.id = 11, .agent = "claude", .uid = 1000, .workspace = "/home/dev/a",
                     .start_unix_ns = 1767323045000000000, .state = "active", .leader_pid = 500,
-                    .risk = 40, .origin = "run", .denied = 3});
-    sessions_->add({.id = 12, .agent = "codex", .state = "promoted", .origin = "discovered"});
+                    .risk = 40, .origin = "run", .denied = 3, .level = "landlock+seccomp",
+                    .taint = "rule 'Read environment secrets file' read /home/dev/a/.env", .pending_asks = 2});
+    sessions_->add({.id = 12, .agent = "codex", .state = "promoted", .origin = "discovered", .vm = "pool-1"});
+    sessions_->add({.id = 14, .agent = "goose", .state = "frozen"});
     sessions_->add({.id = 13, .agent = "aider", .state = "ended"});
     serve_unix();
     auto client = stub(sock_);
@@ -436,9 +438,11 @@ TEST_F(GrpcTest, ListAndGetSessions) {
         grpc::ClientContext ctx;
         v1::ListSessionsResponse resp;
         ASSERT_TRUE(client->ListSessions(&ctx, {}, &resp).ok());
-        ASSERT_EQ(resp.sessions_size(), 2);
+        ASSERT_EQ(resp.sessions_size(), 3);
         EXPECT_EQ(resp.sessions(0).id(), 11u);
         EXPECT_EQ(resp.sessions(1).state(), v1::SESSION_STATE_PROMOTED);
+        EXPECT_EQ(resp.sessions(1).vm(), "pool-1");
+        EXPECT_EQ(resp.sessions(2).state(), v1::SESSION_STATE_FROZEN);
     }
     {
         grpc::ClientContext ctx;
@@ -446,7 +450,7 @@ TEST_F(GrpcTest, ListAndGetSessions) {
         req.set_include_ended(true);
         v1::ListSessionsResponse resp;
         ASSERT_TRUE(client->ListSessions(&ctx, req, &resp).ok());
-        EXPECT_EQ(resp.sessions_size(), 3);
+        EXPECT_EQ(resp.sessions_size(), 4);
     }
     {
         grpc::ClientContext ctx;
@@ -463,6 +467,9 @@ TEST_F(GrpcTest, ListAndGetSessions) {
         EXPECT_EQ(s.risk(), 40);
         EXPECT_EQ(s.origin(), "run");
         EXPECT_EQ(s.denied(), 3u);
+        EXPECT_EQ(s.level(), "landlock+seccomp");
+        EXPECT_EQ(s.taint(), "rule 'Read environment secrets file' read /home/dev/a/.env");
+        EXPECT_EQ(s.pending_asks(), 2u);
     }
     for (auto [id, code] : {std::pair{uint64_t{99}, grpc::StatusCode::NOT_FOUND},
                             std::pair{uint64_t{0}, grpc::StatusCode::INVALID_ARGUMENT}}) {
