@@ -244,6 +244,16 @@ int64_t now_unix_ns() {
 }
 
 // An event of the microVM life cycle (promotion, apply, discard).
+// The signals the loop reads from its signalfd.
+sigset_t loop_signals() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    return mask;
+}
+
 events::Event vm_event(uint64_t session, const std::string& rule, const std::string& op) {
     events::Event note;
     note.kind = "vm";
@@ -433,6 +443,16 @@ bool Daemon::reload(std::string* error) {
     if (err.empty())
         err = guards::apply_net_plan(loaded->net_plan, loader_->maps());
     if (!err.empty()) {
+        // All or nothing: a half-written policy would be neither the old
+        // nor the new one, so the running one goes back into the maps.
+        if (policy_) {
+            std::string back = guards::apply_file_plan(policy_->plan, loader_->maps());
+            if (back.empty())
+                back = guards::apply_net_plan(policy_->net_plan, loader_->maps());
+            if (dns_)
+                (void)dns_->set_names(policy_->net_plan.hosts);
+            err += back.empty() ? "; the running policy was put back" : "; putting the running policy back failed too: " + back;
+        }
         *error = err;
         return false;
     }
@@ -1965,12 +1985,7 @@ int Daemon::run() {
     if (!opts_.config.hook_socket.empty())
         hook_listen_ = control::listen_unix(opts_.config.hook_socket, /* mode = */ 0666);
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    sigset_t mask = loop_signals();
     signal(SIGPIPE, SIG_IGN);
     signal_fd_ = Fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -2100,6 +2115,11 @@ void report_fatal_signals() {
 
 int run(const Options& opts) {
     report_fatal_signals();
+    // Blocked before any thread starts (sinks, DNS, microVMs), so every
+    // thread inherits the mask: a SIGHUP must reach the loop's signalfd, not
+    // a worker thread whose default action would end the daemon.
+    sigset_t mask = loop_signals();
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
     Daemon d(opts);
     return d.run();
 }
