@@ -83,7 +83,9 @@ struct Client {
 // loop refreshes, so the table itself stays single-threaded.
 class SessionSnapshot final : public exporters::rpc::SessionSource {
 public:
-    void update(const session::Table& table) {
+    // `level`: the daemon's, for sessions that have none of their own.
+    void update(const session::Table& table, const std::map<uint64_t, uint32_t>& pending_asks,
+                const std::string& level) {
         std::map<uint64_t, exporters::rpc::SessionInfo> next;
         for (const auto& [id, s] : table.all()) {
             exporters::rpc::SessionInfo i;
@@ -100,6 +102,11 @@ public:
             i.origin = s.origin;
             i.denied = s.denied;
             i.audited = s.audited;
+            i.level = s.level.empty() ? level : s.level;
+            i.taint = s.taint;
+            i.vm = s.vm;
+            if (auto p = pending_asks.find(id); p != pending_asks.end())
+                i.pending_asks = p->second;
             next.emplace(id, std::move(i));
         }
         std::lock_guard lock(mu_);
@@ -648,6 +655,7 @@ events::Event Daemon::publish(events::Event e) {
             if (auto n = sessions_.agent_name(session->agent_kind))
                 session->agent = *n;
         e.agent = session->agent;
+        e.agent_pid = session->leader_pid;
         if (e.workspace.empty())
             e.workspace = session->workspace;
     }
@@ -789,7 +797,11 @@ void Daemon::export_stats() {
     for (const auto& [id, s] : sessions_.all())
         ++by_state[s.state];
     exporters::record_sessions(metrics_, by_state);
-    session_snapshot_->update(sessions_);
+    std::map<uint64_t, uint32_t> pending;
+    if (asks_)
+        for (const auto& a : asks_->pending())
+            ++pending[a.session_id];
+    session_snapshot_->update(sessions_, pending, level_);
     // The audit log's head goes to the other sinks, so a cut tail shows.
     for (const auto& sink : hub_->sinks())
         if (auto* audit = dynamic_cast<exporters::audit::AuditLog*>(sink.get()))
