@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmguard/apply.h"
 
+#include "vmguard/errno_text.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -50,15 +52,6 @@ std::vector<std::string> split(const std::string& rel) {
     }
     return parts;
 }
-
-bool valid_parts(const std::vector<std::string>& parts) {
-    for (const auto& p : parts)
-        if (p.empty() || p == "." || p == ".." || p.size() > 255 || p.find('\0') != std::string::npos)
-            return false;
-    return !parts.empty();
-}
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // Opens the parent directory of parts.back() below root, creating missing
 // directories (owned like their parent) when create is set.
@@ -113,9 +106,9 @@ bool remove_at(int dir, const std::string& name, int depth = 0) {
 }
 
 std::string apply_one(Vm& vm, int root, const Change& c, const ApplyOptions& o) {
-    auto parts = split(c.path);
-    if (!valid_parts(parts))
+    if (!valid_relative_path(c.path))
         return "malformed path";
+    auto parts = split(c.path);
     std::string err;
     int dir = open_parent(root, parts, /* create = */ c.op != 'D', &err);
     if (dir < 0)

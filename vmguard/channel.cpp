@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmguard/channel.h"
 
+#include "vmguard/errno_text.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,8 +17,6 @@ namespace bulkhead::vmguard {
 namespace {
 
 constexpr size_t kMaxKvItems = 512;  // must equal MAX_KV in guest/agent.c
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 bool known_type(uint16_t t) {
     return (t >= VG_HELLO && t <= VG_POWEROFF) || (t >= VG_READY && t <= VG_END);
@@ -172,11 +172,9 @@ std::vector<std::string> default_env(const std::string& home) {
             "TERM=dumb", "BULKHEAD_VM=1"};
 }
 
-ExecResult exec(Channel& ch, const ExecRequest& req, int stdin_fd,
+ExecResult exec(Channel& ch, uint32_t id, const ExecRequest& req, int stdin_fd,
                 const std::function<void(const std::string&)>& on_stdout,
                 const std::function<void(const std::string&)>& on_stderr) {
-    static uint32_t next_id = 1;
-    const uint32_t id = next_id++;
     ExecResult res;
     KvList kv;
     for (const auto& a : req.argv)

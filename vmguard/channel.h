@@ -86,9 +86,10 @@ struct ExecRequest {
     std::chrono::milliseconds timeout{0};  // 0: none
 };
 
-// Runs one command over a connected channel, copying stdin_fd (or nothing
-// when -1) to it and its output to the two callbacks.
-ExecResult exec(Channel& ch, const ExecRequest& req, int stdin_fd,
+// Runs one command over a connected channel as request `id` (unique among
+// the channel's requests), copying stdin_fd (or nothing when -1) to it and
+// its output to the two callbacks.
+ExecResult exec(Channel& ch, uint32_t id, const ExecRequest& req, int stdin_fd,
                 const std::function<void(const std::string&)>& on_stdout,
                 const std::function<void(const std::string&)>& on_stderr);
 

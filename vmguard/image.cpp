@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +120,9 @@ std::string run_capture(const std::vector<std::string>& argv, std::string* error
     }
     pid_t pid = ::fork();
     if (pid == 0) {
+        sigset_t none;  // not the daemon's blocked signals
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::dup2(pipefd[1], 1);
         if (!cwd.empty() && ::chdir(cwd.c_str()) != 0)
             ::_exit(126);
@@ -145,6 +149,11 @@ std::string run_capture(const std::vector<std::string>& argv, std::string* error
 }
 
 }  // namespace
+
+std::string guest_agent_path() {
+    return ::access(BULKHEAD_GUEST_AGENT_BUILD, X_OK) == 0 ? BULKHEAD_GUEST_AGENT_BUILD
+                                                           : BULKHEAD_GUEST_AGENT_INSTALLED;
+}
 
 const std::vector<std::string>& guest_modules() {
     static const std::vector<std::string> mods = {

@@ -27,6 +27,10 @@ struct Image {
     std::string kernel_version;
 };
 
+// The static guest agent: the build tree's copy (tests, the demo), else the
+// installed one.
+std::string guest_agent_path();
+
 // The modules the guest loads, in order, relative to lib/modules/VER/kernel.
 const std::vector<std::string>& guest_modules();
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmguard/vm.h"
 
+#include "vmguard/errno_text.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,8 +28,6 @@ namespace {
 
 constexpr size_t kConsoleTail = 4096;
 constexpr size_t kMaxChanges = 100'000;
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 std::string hex(const std::string& s) {
     static const char* digits = "0123456789abcdef";
@@ -94,7 +94,7 @@ bool valid_name(const std::string& n) {
 // Removes what a VM directory can hold, never recursively: a mount left in
 // it must never lead to deleting what is mounted there.
 void remove_vm_dir(const std::string& dir) {
-    for (const char* f : {"ctl.sock", "exec.sock", "qmp.sock", "console.log", "empty"})
+    for (const char* f : {"ctl.sock", "exec.sock", "net.sock", "qmp.sock", "console.log", "empty"})
         ::unlink((dir + "/" + f).c_str());
     ::rmdir((dir + "/share/ws").c_str());
     ::rmdir((dir + "/share").c_str());
@@ -115,7 +115,9 @@ std::string console_tail_of(const std::string& path) {
     return out;
 }
 
-bool valid_rel_path(const std::string& p) {
+}  // namespace
+
+bool valid_relative_path(const std::string& p) {
     if (p.empty() || p.size() > PATH_MAX || p[0] == '/' || p.find('\0') != std::string::npos)
         return false;
     size_t start = 0;
@@ -131,9 +133,43 @@ bool valid_rel_path(const std::string& p) {
     return true;
 }
 
-}  // namespace
+void remove_stale_vms(const std::string& run_dir) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(run_dir, ec))
+        remove_vm_dir(e.path().string());
+}
 
 const char* accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
+
+std::vector<std::string> qemu_command(const VmSpec& spec, const std::string& dir) {
+    const Limits& l = spec.limits;
+    const bool kvm = spec.accel == Accel::kKvm;
+    std::string append = "console=ttyS0 quiet panic=-1 reboot=t rdinit=/init bulkhead.pids=" + std::to_string(l.pids) +
+                         " bulkhead.mem_mb=" + std::to_string(std::max(64, l.memory_mb * 3 / 4));
+    if (spec.egress)
+        append += " bulkhead.egress=1";
+    std::vector<std::string> argv = {
+        spec.qemu, "-M", "microvm", "-accel", kvm ? "kvm" : (l.vcpus > 1 ? "tcg,thread=multi" : "tcg"), "-cpu",
+        kvm ? "host" : "max", "-smp", std::to_string(l.vcpus), "-m", std::to_string(l.memory_mb), "-nodefaults",
+        "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
+        // QEMU's own seccomp filter: no exec, no privilege changes, no obsolete syscalls.
+        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+        "-kernel", spec.image.kernel, "-initrd", spec.image.initramfs, "-append", append,
+        "-device", "virtio-serial-device,id=vs",
+        "-chardev", "socket,id=ctl,path=" + dir + "/ctl.sock,server=on,wait=off",
+        "-device", "virtserialport,bus=vs.0,chardev=ctl,name=" VG_PORT_CTL,
+        "-chardev", "socket,id=exec,path=" + dir + "/exec.sock,server=on,wait=off",
+        "-device", "virtserialport,bus=vs.0,chardev=exec,name=" VG_PORT_EXEC,
+        "-fsdev", "local,id=usr,path=/usr,security_model=none,readonly=on,multidevs=remap",
+        "-device", "virtio-9p-device,fsdev=usr,mount_tag=usr",
+        "-fsdev", "local,id=share,path=" + dir + "/share,security_model=none,readonly=on,multidevs=remap",
+        "-device", "virtio-9p-device,fsdev=share,mount_tag=share",
+        "-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off"};
+    if (spec.egress)
+        argv.insert(argv.end(), {"-chardev", "socket,id=net,path=" + dir + "/net.sock,server=on,wait=off",
+                                 "-device", "virtserialport,bus=vs.0,chardev=net,name=" VG_PORT_NET});
+    return argv;
+}
 
 // Debian's kernel under TCG on microvm sometimes stops for good in early
 // boot (the console's last line is ACPI table parsing, at time 0), a few
@@ -178,36 +214,11 @@ std::unique_ptr<Vm> Vm::boot_once(const VmSpec& spec, std::string* error) {
     }
     ::chmod(vm->dir_.c_str(), 0711);  // umask
 
-    const Limits& l = spec.limits;
-    const bool kvm = spec.accel == Accel::kKvm;
-    std::string append = "console=ttyS0 quiet panic=-1 reboot=t rdinit=/init bulkhead.pids=" + std::to_string(l.pids) +
-                         " bulkhead.mem_mb=" + std::to_string(std::max(64, l.memory_mb * 3 / 4));
-    std::vector<std::string> qemu = {
-        spec.qemu, "-M", "microvm", "-accel", kvm ? "kvm" : (l.vcpus > 1 ? "tcg,thread=multi" : "tcg"), "-cpu",
-        kvm ? "host" : "max", "-smp", std::to_string(l.vcpus), "-m", std::to_string(l.memory_mb), "-nodefaults",
-        "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
-        // QEMU's own seccomp filter: no exec, no privilege changes, no obsolete syscalls.
-        "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-        "-kernel", spec.image.kernel, "-initrd", spec.image.initramfs, "-append", append,
-        "-device", "virtio-serial-device,id=vs",
-        "-chardev", "socket,id=ctl,path=" + vm->dir_ + "/ctl.sock,server=on,wait=off",
-        "-device", "virtserialport,bus=vs.0,chardev=ctl,name=" VG_PORT_CTL,
-        "-chardev", "socket,id=exec,path=" + vm->dir_ + "/exec.sock,server=on,wait=off",
-        "-device", "virtserialport,bus=vs.0,chardev=exec,name=" VG_PORT_EXEC,
-        "-fsdev", "local,id=usr,path=/usr,security_model=none,readonly=on,multidevs=remap",
-        "-device", "virtio-9p-device,fsdev=usr,mount_tag=usr",
-        "-fsdev", "local,id=share,path=" + vm->dir_ + "/share,security_model=none,readonly=on,multidevs=remap",
-        "-device", "virtio-9p-device,fsdev=share,mount_tag=share",
-        "-qmp", "unix:" + vm->dir_ + "/qmp.sock,server=on,wait=off"};
-
     std::vector<std::string> argv = spec.supervisor;
     argv.push_back(vm->dir_);
     argv.push_back("3");
-    if (!spec.cgroup.empty()) {
-        argv.push_back("--cgroup");
-        argv.push_back(spec.cgroup);
-    }
     argv.push_back("--");
+    auto qemu = qemu_command(spec, vm->dir_);
     argv.insert(argv.end(), qemu.begin(), qemu.end());
     std::vector<char*> cargv;
     for (auto& a : argv)
@@ -222,7 +233,12 @@ std::unique_ptr<Vm> Vm::boot_once(const VmSpec& spec, std::string* error) {
     }
     pid_t sup = ::fork();
     if (sup == 0) {
-        // Only async-signal-safe calls between fork and exec.
+        // Only async-signal-safe calls between fork and exec. The daemon
+        // blocks its loop's signals in every thread; the supervisor sets
+        // its own mask.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         if (sv[1] == 3)
             ::fcntl(3, F_SETFD, 0);
         else
@@ -441,7 +457,7 @@ std::string Vm::diff(std::vector<Change>* changes) {
         c.path = kv->get("path").value_or("");
         c.target = kv->get("target").value_or("");
         if (op.size() != 1 || std::string("AMD").find(op[0]) == std::string::npos || type.size() != 1 ||
-            std::string("fdl").find(type[0]) == std::string::npos || !valid_rel_path(c.path))
+            std::string("fdl").find(type[0]) == std::string::npos || !valid_relative_path(c.path))
             return "vmguard: diff: the guest reported a malformed change (op '" + op + "', path '" +
                    c.path.substr(0, 200) + "')";
         c.op = op[0];
@@ -455,7 +471,7 @@ std::string Vm::diff(std::vector<Change>* changes) {
 }
 
 std::string Vm::read(const std::string& rel, size_t max, std::string* data) {
-    if (!valid_rel_path(rel))
+    if (!valid_relative_path(rel))
         return "vmguard: read: invalid path '" + rel.substr(0, 200) + "'";
     const uint32_t id = next_id_++;
     KvList kv;
@@ -482,7 +498,7 @@ std::string Vm::read(const std::string& rel, size_t max, std::string* data) {
 
 ExecResult Vm::exec(const ExecRequest& req, const std::function<void(const std::string&)>& on_stdout,
                     const std::function<void(const std::string&)>& on_stderr) {
-    return vmguard::exec(*ctl_, req, -1, on_stdout, on_stderr);
+    return vmguard::exec(*ctl_, next_id_++, req, -1, on_stdout, on_stderr);
 }
 
 void Vm::stop() {
@@ -567,7 +583,7 @@ struct Supervisor {
         }
         if (verb == "hide") {
             auto rel = unhex(arg);
-            if (!rel || !valid_rel_path(*rel))
+            if (!rel || !valid_relative_path(*rel))
                 return "malformed hide";
             auto target = share_path(*rel);
             char real[PATH_MAX];
@@ -621,18 +637,13 @@ struct Supervisor {
 
 int supervise(const std::vector<std::string>& args) {
     Supervisor s;
-    std::string cgroup;
     size_t i = 0;
     if (args.size() < 4) {
-        std::fprintf(stderr, "usage: bulkhead vm-supervise DIR FD [--cgroup DIR] -- QEMU ARGS...\n");
+        std::fprintf(stderr, "usage: bulkhead vm-supervise DIR FD -- QEMU ARGS...\n");
         return 2;
     }
     s.dir = args[i++];
     s.fd = std::atoi(args[i++].c_str());
-    if (args[i] == "--cgroup" && i + 1 < args.size()) {
-        cgroup = args[i + 1];
-        i += 2;
-    }
     if (i >= args.size() || args[i++] != "--" || i >= args.size()) {
         std::fprintf(stderr, "vm-supervise: expected -- QEMU ARGS\n");
         return 2;
@@ -657,7 +668,6 @@ int supervise(const std::vector<std::string>& args) {
     for (size_t k = i; k < args.size(); k++)
         qargv.push_back(const_cast<char*>(args[k].c_str()));
     qargv.push_back(nullptr);
-    std::string procs = cgroup + "/cgroup.procs";
     s.qemu = ::fork();
     if (s.qemu == 0) {
         ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
@@ -666,15 +676,6 @@ int supervise(const std::vector<std::string>& args) {
         ::dup2(null, 0);
         ::dup2(con, 1);
         ::dup2(con, 2);
-        if (!cgroup.empty()) {
-            char pid[16];
-            int n = std::snprintf(pid, sizeof(pid), "%d", ::getpid());
-            int c = ::open(procs.c_str(), O_WRONLY);
-            if (c < 0 || ::write(c, pid, static_cast<size_t>(n)) != n) {
-                std::fprintf(stderr, "vm-supervise: cannot enter cgroup %s: %s\n", cgroup.c_str(), std::strerror(errno));
-                ::_exit(125);
-            }
-        }
         ::execvp(qargv[0], qargv.data());
         std::fprintf(stderr, "vm-supervise: %s: %s\n", qargv[0], std::strerror(errno));
         ::_exit(127);

@@ -43,9 +43,12 @@ struct VmSpec {
     std::string qemu = "qemu-system-x86_64";
     // argv prefix that runs supervise(): {"/usr/bin/bulkhead", "vm-supervise"}
     std::vector<std::string> supervisor;
-    std::string cgroup;  // cgroup v2 directory QEMU runs in; empty: the caller's
     std::chrono::milliseconds boot_timeout{90'000};  // per attempt
     int boot_attempts = 3;
+    // A third port, DIR/net.sock, for an EgressProxy (egress.h): the guest
+    // listens on 127.0.0.1:VG_NET_PORT and sends each connection there.
+    // Still no network device.
+    bool egress = false;
 };
 
 // A change of the workspace inside the VM, against the host's copy.
@@ -57,6 +60,20 @@ struct Change {
     std::string path;    // relative to the workspace, as the guest says: untrusted
     std::string target;  // symbolic links
 };
+
+// QEMU's command line for a VM whose sockets and share live in dir: the
+// microvm machine, no network device, QEMU's seccomp sandbox, the exec
+// channel's two ports (and the net port, DIR/net.sock, with spec.egress),
+// /usr and the share over 9p, QMP.
+std::vector<std::string> qemu_command(const VmSpec& spec, const std::string& dir);
+
+// Whether a workspace-relative path from the guest is one to act on: no
+// leading '/', no empty, "." or ".." component, components within NAME_MAX.
+bool valid_relative_path(const std::string& path);
+
+// Removes the VM directories a killed supervisor left below run_dir (never
+// recursively: see remove_vm_dir in vm.cpp).
+void remove_stale_vms(const std::string& run_dir);
 
 class Vm {
 public:
@@ -70,6 +87,7 @@ public:
     const std::string& name() const { return spec_.name; }
     const std::string& dir() const { return dir_; }
     std::string exec_socket() const { return dir_ + "/exec.sock"; }
+    std::string net_socket() const { return dir_ + "/net.sock"; }  // with spec.egress
     pid_t qemu_pid() const { return qemu_pid_; }
     Accel accel() const { return spec_.accel; }
     const Limits& limits() const { return spec_.limits; }
@@ -130,7 +148,7 @@ struct KvmProbe {
 };
 KvmProbe probe_kvm(VmSpec spec, std::chrono::milliseconds timeout);
 
-// `bulkhead vm-supervise DIR FD [--cgroup DIR] -- QEMU ARGS...`; see above.
+// `bulkhead vm-supervise DIR FD -- QEMU ARGS...`; see above.
 int supervise(const std::vector<std::string>& args);
 
 }  // namespace bulkhead::vmguard

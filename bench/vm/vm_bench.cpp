@@ -39,23 +39,18 @@ double median(std::vector<double> v) {
     return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// QEMU with the same machine, kernel, initramfs and devices, no supervisor,
-// no channel: the time until the agent says it serves.
-double bare_boot(const Image& img, const std::string& dir) {
+// QEMU with the same command line vmguard uses (qemu_command), without the
+// supervisor and the channel: the time until the agent says it serves.
+double bare_boot(const VmSpec& spec, const std::string& dir) {
     std::filesystem::create_directories(dir + "/share");
-    std::string cmd = "exec timeout 60 qemu-system-x86_64 -M microvm -accel tcg -cpu max -smp 1 -m 512 -nodefaults "
-                      "-no-user-config -display none -no-reboot -serial stdio -kernel " + img.kernel +
-                      " -initrd " + img.initramfs +
-                      " -append 'console=ttyS0 quiet panic=-1 reboot=t rdinit=/init' "
-                      "-device virtio-serial-device,id=vs "
-                      "-chardev socket,id=ctl,path=" + dir + "/c.sock,server=on,wait=off "
-                      "-device virtserialport,bus=vs.0,chardev=ctl,name=" VG_PORT_CTL " "
-                      "-chardev socket,id=exec,path=" + dir + "/e.sock,server=on,wait=off "
-                      "-device virtserialport,bus=vs.0,chardev=exec,name=" VG_PORT_EXEC " "
-                      "-fsdev local,id=usr,path=/usr,security_model=none,readonly=on,multidevs=remap "
-                      "-device virtio-9p-device,fsdev=usr,mount_tag=usr "
-                      "-fsdev local,id=share,path=" + dir + "/share,security_model=none,readonly=on,multidevs=remap "
-                      "-device virtio-9p-device,fsdev=share,mount_tag=share </dev/null";
+    std::string cmd = "exec timeout 60";
+    for (const auto& a : qemu_command(spec, dir)) {
+        cmd += " '";
+        for (char c : a)
+            cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        cmd += "'";
+    }
+    cmd += " </dev/null";
     auto t0 = Clock::now();
     FILE* p = ::popen(cmd.c_str(), "r");
     char line[4096];
@@ -65,7 +60,7 @@ double bare_boot(const Image& img, const std::string& dir) {
             ms = ms_since(t0);
             break;
         }
-    (void)!::system("pkill -f -- '-chardev socket,id=ctl,path=/tmp/vm_bench' >/dev/null 2>&1");
+    (void)!::system("pkill -f -- 'socket,id=ctl,path=/tmp/vm_bench.bare' >/dev/null 2>&1");
     if (p)
         ::pclose(p);
     std::filesystem::remove_all(dir);
@@ -109,7 +104,7 @@ int main(int argc, char** argv) {
         // A bare boot that hangs in early boot (see Vm::boot) is retried too.
         double b = -1;
         for (int attempt = 0; attempt < 3 && b < 0; attempt++)
-            b = bare_boot(spec.image, "/tmp/vm_bench." + std::to_string(r));
+            b = bare_boot(spec, "/tmp/vm_bench.bare" + std::to_string(r));
         if (b > 0)
             bare.push_back(b);
         spec.name = "bench" + std::to_string(r);

@@ -44,8 +44,7 @@ int vm_prepare(const std::string& assets, const std::string& kernel_tree) {
     }
     vmguard::ImageInputs in;
     in.kernel_tree = assets + "/kernel";
-    in.guest_agent = ::access(BULKHEAD_GUEST_AGENT_BUILD, X_OK) == 0 ? BULKHEAD_GUEST_AGENT_BUILD
-                                                                      : BULKHEAD_GUEST_AGENT_INSTALLED;
+    in.guest_agent = vmguard::guest_agent_path();
     vmguard::Image img;
     if (auto e = vmguard::build_image(in, assets, &img); !e.empty())
         throw FatalError(e);
@@ -71,7 +70,7 @@ int vm_exec(const std::string& socket, const std::string& id, const std::vector<
     req.gid = ::getgid();
     req.timeout = std::chrono::seconds(r.value("timeout_s", 600));
     auto res = vmguard::exec(
-        *ch, req, STDIN_FILENO, [](const std::string& s) { std::cout << s << std::flush; },
+        *ch, /* id = */ 1, req, STDIN_FILENO, [](const std::string& s) { std::cout << s << std::flush; },
         [](const std::string& s) { std::cerr << s << std::flush; });
     if (!res.error.empty())
         throw FatalError("vm exec: " + res.error, 125);

@@ -8,20 +8,29 @@
  * VM's pids and memory limits, so a fork bomb or a memory hog inside the VM
  * stops there and this agent keeps answering. It is static (no libraries from
  * the share) and single-threaded: one poll loop.
+ *
+ * With bulkhead.egress=1 on the kernel command line and a third port (net),
+ * it also listens on 127.0.0.1:VG_NET_PORT and carries each connection to the
+ * host's egress proxy as a stream of NET_* frames. The VM has no network
+ * device either way: the proxy on the host is the only way out.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -40,8 +49,16 @@
 /* Output a command leaves open in a background process is read this long
  * after the command exits, then the command is reported finished. */
 #define DRAIN_MS 300
+/* A stream's bytes go in frames of one virtio-serial write (at most 32 KiB,
+ * which the port takes whole or not at all). */
+#define NET_CHUNK (32 * 1024 - (int)sizeof(struct vg_header))
+/* A stream the host ended but whose client stopped reading is dropped then. */
+#define NET_LINGER_MS 30000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define PROXY_URL "http://127.0.0.1:" STR(VG_NET_PORT)
 
-enum { PORT_CTL, PORT_EXEC, NPORTS };
+enum { PORT_CTL, PORT_EXEC, PORT_NET, NPORTS };
 
 struct port {
 	const char *name;
@@ -62,8 +79,25 @@ struct child {
 	long long deadline_ms, drain_until_ms;
 };
 
-static struct port ports[NPORTS] = { { VG_PORT_CTL, -1, 0, 0, {0}, 0 }, { VG_PORT_EXEC, -1, 0, 0, {0}, 0 } };
+/* One connection to the guest's proxy listener. */
+struct stream {
+	int used;
+	uint32_t id;
+	int fd;
+	unsigned char *buf; /* the host's bytes for the client: VG_NET_WINDOW */
+	size_t off, have;   /* buf[off, off + have) is still to write */
+	size_t written;     /* written to the client, not yet acknowledged */
+	size_t unacked;     /* sent to the host, not yet acknowledged */
+	long long linger_until_ms; /* the host ended it: write out, then close */
+};
+
+static struct port ports[NPORTS] = { { VG_PORT_CTL, -1, 0, 0, {0}, 0 },
+				     { VG_PORT_EXEC, -1, 0, 0, {0}, 0 },
+				     { VG_PORT_NET, -1, 0, 0, {0}, 0 } };
 static struct child children[MAX_CHILDREN];
+static struct stream streams[VG_NET_MAX_STREAMS];
+static int listen_fd = -1; /* egress is on */
+static uint32_t next_stream_id = 1;
 static char workspace[4096];
 static char lower_dir[4096];
 
@@ -240,7 +274,10 @@ static int mkdir_p(const char *path, mode_t mode);
 
 static void do_exec(int p, uint32_t id, char **kv, int n)
 {
-	char *argv[MAX_KV / 2 + 1], *envp[MAX_KV / 2 + 1];
+	static const char *proxy_env[] = { "http_proxy=" PROXY_URL, "https_proxy=" PROXY_URL, "HTTP_PROXY=" PROXY_URL,
+					   "HTTPS_PROXY=" PROXY_URL, "no_proxy=localhost,127.0.0.1",
+					   "NO_PROXY=localhost,127.0.0.1" };
+	char *argv[MAX_KV / 2 + 1], *envp[MAX_KV / 2 + 1 + sizeof(proxy_env) / sizeof(proxy_env[0])];
 	int argc = 0, envc = 0, in[2], out[2], err[2];
 	const char *cwd = kv_get(kv, n, "cwd");
 	long uid = parse_num(kv_get(kv, n, "uid"), 0, 0x7fffffff);
@@ -253,6 +290,15 @@ static void do_exec(int p, uint32_t id, char **kv, int n)
 			argv[argc++] = kv[i + 1];
 		else if (!strcmp(kv[i], "env"))
 			envp[envc++] = kv[i + 1];
+	}
+	/* With egress, tools find the proxy; a request's own values win. */
+	for (size_t i = 0; listen_fd >= 0 && i < sizeof(proxy_env) / sizeof(proxy_env[0]); i++) {
+		size_t kl = strchr(proxy_env[i], '=') - proxy_env[i] + 1;
+		int set = 0;
+		for (int j = 0; j < envc && !set; j++)
+			set = !strncmp(envp[j], proxy_env[i], kl);
+		if (!set)
+			envp[envc++] = (char *)proxy_env[i];
 	}
 	argv[argc] = NULL;
 	envp[envc] = NULL;
@@ -531,6 +577,195 @@ static void do_read(int p, uint32_t id, char **kv, int n)
 	send_frame(p, VG_END, id, NULL, 0);
 }
 
+/* ---- egress: streams to the host's proxy ---- */
+
+/* A net frame in one write (see NET_CHUNK): a stream's DATA is only read
+ * when poll said the port is writable, so it goes out at once, and a frame
+ * is never left half-written between two streams' frames. */
+static int send_net(uint16_t type, uint32_t id, const void *payload, size_t len)
+{
+	static unsigned char frame[sizeof(struct vg_header) + NET_CHUNK];
+	struct vg_header h = { (uint32_t)len, type, 0, id };
+	if (!ports[PORT_NET].up || len > NET_CHUNK)
+		return -1;
+	memcpy(frame, &h, sizeof(h));
+	if (len)
+		memcpy(frame + sizeof(h), payload, len);
+	return write_all(PORT_NET, frame, sizeof(h) + len);
+}
+
+static struct stream *find_stream(uint32_t id)
+{
+	for (int i = 0; i < VG_NET_MAX_STREAMS; i++)
+		if (streams[i].used && streams[i].id == id)
+			return &streams[i];
+	return NULL;
+}
+
+/* Frees the slot first: telling the host can take the port down, which
+ * ends every stream. */
+static void stream_end(struct stream *s, int tell_host)
+{
+	uint32_t id = s->id;
+	close(s->fd);
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	if (tell_host)
+		send_net(VG_NET_CLOSE, id, NULL, 0);
+}
+
+/* Writes what the host sent to the client and acknowledges it. */
+static void stream_flush(struct stream *s)
+{
+	while (s->have) {
+		ssize_t n = send(s->fd, s->buf + s->off, s->have, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return stream_end(s, 1);
+		s->off += (size_t)n;
+		s->have -= (size_t)n;
+		s->written += (size_t)n;
+	}
+	if (!s->have)
+		s->off = 0;
+	/* Batched, so a trickle of small writes does not cost a frame each. */
+	if (s->written && (s->written >= VG_NET_WINDOW / 4 || !s->have)) {
+		struct kvbuf b = { .len = 0 };
+		kv_addf(&b, "bytes", "%zu", s->written);
+		s->written = 0;
+		if (send_net(VG_NET_ACK, s->id, b.data, b.len) < 0 || !s->used)
+			return;
+	}
+	if (s->linger_until_ms && !s->have)
+		stream_end(s, 0);
+}
+
+/* The client sent bytes: to the host, within the stream's window. */
+static void stream_read(struct stream *s)
+{
+	static unsigned char buf[NET_CHUNK];
+	size_t room = VG_NET_WINDOW - s->unacked;
+	ssize_t n = read(s->fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		return stream_end(s, 1); /* EOF or reset: the stream is over */
+	s->unacked += (size_t)n;
+	send_net(VG_NET_DATA, s->id, buf, (size_t)n);
+}
+
+static int net_writable(void)
+{
+	struct pollfd probe = { ports[PORT_NET].fd, POLLOUT, 0 };
+	if (listen_fd < 0 || !ports[PORT_NET].up)
+		return 0;
+	return poll(&probe, 1, 0) > 0 && (probe.revents & POLLOUT) && !(probe.revents & POLLHUP);
+}
+
+static void net_accept(void)
+{
+	struct stream *s = NULL;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < VG_NET_MAX_STREAMS && !s; i++)
+		if (!streams[i].used)
+			s = &streams[i];
+	/* No proxy on the host, or too many streams: refused, at once rather
+	 * than left waiting. */
+	if (!s || !ports[PORT_NET].up || !(s->buf = malloc(VG_NET_WINDOW))) {
+		close(fd);
+		return;
+	}
+	s->used = 1;
+	s->fd = fd;
+	s->id = next_stream_id++;
+	if (!next_stream_id)
+		next_stream_id = 1;
+	send_net(VG_NET_OPEN, s->id, NULL, 0);
+}
+
+/* The host is as untrusted as the guest's own programs: a frame that breaks
+ * a stream's window ends that stream. Frames for a stream that ended
+ * before the host saw it end are dropped (protocol.h). */
+static void handle_net_frame(const struct vg_header *h, char *payload)
+{
+	struct stream *s = find_stream(h->id);
+	switch (h->type) {
+	case VG_NET_DATA:
+		if (!s || s->linger_until_ms || !h->len)
+			return;
+		if (h->len > VG_NET_WINDOW - s->have - s->written) {
+			logmsg("net: the host overran the window of stream %u; ending it", h->id);
+			return stream_end(s, 1);
+		}
+		if (s->off + s->have + h->len > VG_NET_WINDOW) {
+			memmove(s->buf, s->buf + s->off, s->have);
+			s->off = 0;
+		}
+		memcpy(s->buf + s->off + s->have, payload, h->len);
+		s->have += h->len;
+		return stream_flush(s);
+	case VG_NET_ACK: {
+		char *kv[2];
+		int n = kv_parse(payload, h->len, kv, 2);
+		long bytes = n == 2 ? parse_num(kv_get(kv, n, "bytes"), -1, VG_NET_WINDOW) : -1;
+		if (!s)
+			return;
+		if (bytes < 0 || (size_t)bytes > s->unacked) {
+			logmsg("net: the host acknowledged bytes stream %u never sent; ending it", h->id);
+			return stream_end(s, 1);
+		}
+		s->unacked -= (size_t)bytes;
+		return;
+	}
+	case VG_NET_CLOSE:
+		if (!s)
+			return;
+		s->linger_until_ms = now_ms() + NET_LINGER_MS;
+		return stream_flush(s);
+	default:
+		send_error(PORT_NET, h->id, "frame type %u is not allowed on the net port", h->type);
+	}
+}
+
+/* Brings up lo, the VM's only interface (/init does too; the proxy must not
+ * depend on it), and listens on it. */
+static void net_setup(void)
+{
+	struct ifreq ifr;
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(VG_NET_PORT),
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		logmsg("egress: lo: %s; no egress", strerror(errno));
+		if (s >= 0)
+			close(s);
+		return;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+		logmsg("egress: cannot bring up lo: %s; no egress", strerror(errno));
+		close(s);
+		return;
+	}
+	close(s);
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(listen_fd, VG_NET_MAX_STREAMS) < 0) {
+		logmsg("egress: listen on 127.0.0.1:%d: %s; no egress", VG_NET_PORT, strerror(errno));
+		if (listen_fd >= 0)
+			close(listen_fd);
+		listen_fd = -1;
+	}
+}
+
 /* ---- the ports ---- */
 
 static void port_down(int p)
@@ -543,6 +778,10 @@ static void port_down(int p)
 	for (int i = 0; i < MAX_CHILDREN; i++)
 		if (children[i].used && children[i].port == p)
 			kill(-children[i].pid, SIGKILL);
+	/* Nor do connections through a proxy that went away. */
+	for (int i = 0; p == PORT_NET && i < VG_NET_MAX_STREAMS; i++)
+		if (streams[i].used)
+			stream_end(&streams[i], 0);
 }
 
 static void handle_frame(int p, const struct vg_header *h, char *payload)
@@ -550,6 +789,8 @@ static void handle_frame(int p, const struct vg_header *h, char *payload)
 	char *kv[MAX_KV];
 	int n = 0;
 	int raw = h->type == VG_STDIN;
+	if (p == PORT_NET)
+		return handle_net_frame(h, payload);
 	if (!raw && (n = kv_parse(payload, h->len, kv, MAX_KV)) < 0)
 		return send_error(p, h->id, "malformed key/value payload in frame type %u", h->type);
 	/* The exec port belongs to the session: it runs commands and no more. */
@@ -707,23 +948,38 @@ int main(void)
 	 * waitpid sees every child (PID 1 reaps orphans too). */
 	signal(SIGPIPE, SIG_IGN);
 	setup_limits();
-	for (int p = 0; p < NPORTS; p++) {
+	for (int p = 0; p < PORT_NET; p++) {
 		if ((ports[p].fd = open_port(ports[p].name)) < 0) {
 			logmsg("virtio-serial port %s not found; stopping the VM", ports[p].name);
 			reboot(RB_AUTOBOOT);
 			return 1;
 		}
 	}
-	logmsg("serving %s and %s", VG_PORT_CTL, VG_PORT_EXEC);
+	if (cmdline_num("bulkhead.egress", 0) == 1) {
+		if ((ports[PORT_NET].fd = open_port(VG_PORT_NET)) < 0)
+			logmsg("egress: virtio-serial port %s not found; no egress", VG_PORT_NET);
+		else
+			net_setup();
+	}
+	logmsg("serving %s and %s%s", VG_PORT_CTL, VG_PORT_EXEC,
+	       listen_fd >= 0 ? ", egress on 127.0.0.1:" STR(VG_NET_PORT) : "");
 	for (;;) {
-		struct pollfd pfd[NPORTS + 3 * MAX_CHILDREN];
+		struct pollfd pfd[NPORTS + 3 * MAX_CHILDREN + 1 + VG_NET_MAX_STREAMS];
 		struct { struct child *c; int *fd; uint16_t type; } map[3 * MAX_CHILDREN];
-		int n = 0, m = 0, timeout = -1;
+		struct { struct stream *s; uint32_t id; } smap[VG_NET_MAX_STREAMS];
+		int n = 0, m = 0, ns = 0, lidx = -1, timeout = -1, net_out = 0, free_slot = 0;
 		long long now = now_ms();
+		/* Streams send only while the net port takes a frame at once. */
+		net_out = net_writable();
 		for (int p = 0; p < NPORTS; p++) {
+			if (ports[p].fd < 0) {
+				pfd[n++] = (struct pollfd){ -1, 0, 0 };
+				continue;
+			}
 			/* A port without a host reports POLLHUP at once, every time:
 			 * leave it out and look again every 100 ms rather than spin. */
-			pfd[n++] = (struct pollfd){ ports[p].up ? ports[p].fd : -1, POLLIN, 0 };
+			pfd[n++] = (struct pollfd){ ports[p].up ? ports[p].fd : -1,
+						    POLLIN | (p == PORT_NET && !net_out ? POLLOUT : 0), 0 };
 			if (!ports[p].up)
 				timeout = 100;
 		}
@@ -755,10 +1011,37 @@ int main(void)
 			timeout = timeout < 0 || timeout > 50 ? 50 : timeout; /* reap and deadlines */
 		}
 		n += m;
+		for (int i = 0; i < VG_NET_MAX_STREAMS; i++) {
+			struct stream *st = &streams[i];
+			if (!st->used) {
+				free_slot = 1;
+				continue;
+			}
+			if (st->linger_until_ms) {
+				if (now >= st->linger_until_ms) {
+					stream_end(st, 0);
+					continue;
+				}
+				timeout = timeout < 0 || timeout > 1000 ? 1000 : timeout;
+			}
+			short ev = (net_out && !st->linger_until_ms && st->unacked < VG_NET_WINDOW ? POLLIN : 0) |
+				   (st->have ? POLLOUT : 0);
+			smap[ns] = (typeof(smap[0])){ st, st->id };
+			pfd[n + ns++] = (struct pollfd){ ev ? st->fd : -1, ev, 0 };
+		}
+		n += ns;
+		/* Without a proxy on the host, or with every slot taken, a new
+		 * connection is accepted to be refused; else it waits for the port. */
+		if (listen_fd >= 0 && (net_out || !ports[PORT_NET].up || !free_slot)) {
+			lidx = n;
+			pfd[n++] = (struct pollfd){ listen_fd, POLLIN, 0 };
+		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			logmsg("poll: %s", strerror(errno));
 		for (int p = 0; p < NPORTS; p++) {
 			short re = pfd[p].revents;
+			if (ports[p].fd < 0)
+				continue;
 			if (!ports[p].up) {
 				struct pollfd probe = { ports[p].fd, POLLIN, 0 };
 				poll(&probe, 1, 0);
@@ -782,6 +1065,19 @@ int main(void)
 		for (int k = 0; k < m; k++)
 			if (pfd[NPORTS + k].revents && *map[k].fd >= 0)
 				drain(map[k].c, map[k].fd, map[k].type);
+		/* A stream the port's frames ended is gone (ids are never reused). */
+		for (int k = 0; k < ns; k++) {
+			struct stream *st = smap[k].s;
+			const struct pollfd *q = &pfd[NPORTS + m + k];
+			if ((q->revents & (POLLOUT | POLLHUP | POLLERR)) && st->used && st->id == smap[k].id && st->have)
+				stream_flush(st);
+			/* Other streams' frames may have filled the port meanwhile. */
+			if ((q->events & POLLIN) && (q->revents & (POLLIN | POLLHUP | POLLERR)) && st->used &&
+			    st->id == smap[k].id && net_writable())
+				stream_read(st);
+		}
+		if (lidx >= 0 && (pfd[lidx].revents & POLLIN))
+			net_accept();
 		reap();
 	}
 }
