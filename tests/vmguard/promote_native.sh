@@ -12,7 +12,12 @@
 #     and refuses a planted git hook; the agent cannot apply its own changes;
 #   - by command, without hooks: `sessions promote` leaves it frozen;
 #   - `run --isolate vm` runs a command in a VM from the start;
-#   - `vm discard` and a SIGKILLed daemon leave no QEMU and no VM directory.
+#   - `vm discard` and a SIGKILLed daemon leave no QEMU and no VM directory;
+#   - by rule, without hooks, with vm.without_hooks: relaunch: the host
+#     processes are killed and `bulkhead run` runs the command again in the
+#     VM; through vm.egress the VM reaches one host port and nothing else
+#     (not the metadata address, no direct route); the VM's wall time then
+#     kills what runs there and refuses more.
 # Every step is an event with the session.
 set -uo pipefail
 bulkhead=$(realpath "${1:?usage: promote_native.sh BULKHEAD VM_ASSETS}")
@@ -196,4 +201,112 @@ for _ in $(seq 1 50); do (($(qemus) == 0)) && [[ -z $(ls -A "$tmp/vm") ]] && bre
 (($(qemus) == 0)) || fail "QEMU outlived the SIGKILLed daemon: $(pgrep -af -- "$tmp/vm/")"
 [[ -z $(ls -A "$tmp/vm") ]] || fail "the SIGKILLed daemon left VM files: $(ls -la "$tmp/vm")"
 grep -q " $ws " /proc/self/mountinfo && fail "the workspace mount leaked into the host's namespace"
-echo "PASS: promotion by threshold (hooks) and by command (no hooks), exec, diff, apply, discard, cleanup"
+
+# A daemon that relaunches sessions without hooks: promotion by rule, the
+# command started again in the VM, and the VM's wall time running out.
+cat >"$tmp/promote.yaml" <<'RULES'
+- rule: Agent runs the production deploy
+  desc: A session that deploys is moved into a microVM (test rule).
+  condition: evt.type in (execve, execveat) and proc.name = "deploy-prod" and agent.session exists
+  output: "%proc.name started in session %agent.session"
+  priority: WARNING
+  action: promote
+RULES
+# A web server on the host's loopback that the VM may reach through the
+# egress proxy, and no other port.
+mkdir -p "$tmp/www"; echo EGRESS-OK >"$tmp/www/egress.txt"
+(cd "$tmp/www" && exec $py -m http.server 0 --bind 127.0.0.1) >"$tmp/www.log" 2>&1 &
+native_pids+=($!)
+www=""
+for _ in $(seq 1 50); do
+    www=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/www.log" | head -n1)
+    [[ -n $www ]] && break
+    sleep 0.1
+done
+[[ -n $www ]] || fail "the host web server did not start"
+daemon_config <<CONFIG
+rules: [$rules_dir/agents.yaml, $tmp/promote.yaml]
+vm: {assets: $assets, run_dir: $tmp/vm, accel: tcg, pool: 1, memory_mb: 384, without_hooks: relaunch,
+     wall_time_seconds: 60, egress: ["127.0.0.1/32:$www"]}
+CONFIG
+daemon_start || fail "the relaunching daemon did not start"
+for _ in $(seq 1 150); do bh status --json | grep -q '"pool_ready": 1' && break; sleep 0.2; done
+ws4=$tmp/ws4; mkdir -p "$ws4/bin"
+printf '#!/bin/sh\nsleep 60\n' >"$ws4/bin/deploy-prod"; chmod +x "$ws4/bin/deploy-prod"
+cat >"$ws4/fetch.py" <<'PY'
+# In the VM: requests to the guest's end of the egress proxy.
+import socket, sys
+def ask(request):
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=30)
+    s.sendall(request.encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data.decode(errors="replace").splitlines()
+port = int(sys.argv[1])
+# A tunnel, then a request through it (python's http.server does not take
+# absolute-form requests).
+print("allowed:", ask(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\nGET /egress.txt HTTP/1.0\r\n\r\n")[-1])
+print("other port:", ask(f"CONNECT 127.0.0.1:{port + 1} HTTP/1.1\r\n\r\n")[0])
+print("metadata:", ask("CONNECT 169.254.169.254:80 HTTP/1.1\r\n\r\n")[0])
+try:
+    socket.create_connection(("1.1.1.1", 80), timeout=5)
+    print("direct: connected")
+except OSError as e:
+    print("direct:", e.errno)
+PY
+(cd "$ws4" && "$bulkhead" --socket "$tmp/control.sock" run --level landlock --agent aider --workspace "$ws4" -- \
+    sh -c 'if [ "$(hostname)" = bulkhead-vm ]; then echo "in the VM"; echo vm >made-in-vm.txt; exit 4; fi
+           echo "on the host"; echo "SESSION=$BULKHEAD_SESSION" >'"$tmp/session4"'; ./bin/deploy-prod; echo "the host went on"') \
+    </dev/null >"$tmp/relaunch.out" 2>"$tmp/relaunch.err"; rc=$?
+native_logs+=("$tmp/relaunch.err")
+sid4=$(sed -n 's/^SESSION=//p' "$tmp/session4")
+[[ $rc == 4 ]] || fail "the relaunched session exited $rc: $(cat "$tmp/relaunch.out")"
+[[ $(cat "$tmp/relaunch.out") == $'on the host\nin the VM' ]] || fail "the command did not start again in the VM: $(cat "$tmp/relaunch.out")"
+grep -q "^bulkhead: session $sid4 was moved into microVM .*; its command starts again there" "$tmp/relaunch.err" ||
+    fail "run did not say it relaunched the command"
+[[ ! -e $ws4/made-in-vm.txt ]] || fail "the relaunched command wrote to the host"
+bh vm diff "$sid4" | grep -q "^  A made-in-vm.txt (3 bytes)" || fail "the relaunched change is not in vm diff: $(bh vm diff "$sid4")"
+# Egress: only the allow list, only through the proxy; the metadata
+# address never; no route without the proxy.
+cd "$ws4" || fail "no $ws4"
+bh vm exec --session "$sid4" -- python3 fetch.py "$www" </dev/null >"$tmp/fetch.out" 2>&1 ||
+    fail "the egress checks failed in the VM: $(cat "$tmp/fetch.out")"
+grep -qx "allowed: EGRESS-OK" "$tmp/fetch.out" || fail "the allowed fetch did not arrive: $(cat "$tmp/fetch.out")"
+grep -qx "other port: HTTP/1.1 403 Forbidden" "$tmp/fetch.out" || fail "another port was not refused: $(cat "$tmp/fetch.out")"
+grep -qx "metadata: HTTP/1.1 403 Forbidden" "$tmp/fetch.out" || fail "the metadata address was not refused: $(cat "$tmp/fetch.out")"
+grep -qx "direct: 101" "$tmp/fetch.out" || fail "a direct connect did not fail with ENETUNREACH: $(cat "$tmp/fetch.out")"
+# The wall time (60 s from the promotion) ends a command that runs on.
+bh vm exec --session "$sid4" -- sleep 600 </dev/null >"$tmp/sleeper.out" 2>&1 & sleeper=$!
+native_logs+=("$tmp/sleeper.out")
+native_pids+=("$sleeper")
+for _ in $(seq 1 450); do kill -0 "$sleeper" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$sleeper" 2>/dev/null && fail "a command outlived the VM's wall time"
+wait "$sleeper"; rc=$?
+[[ $rc == 137 ]] || fail "the command ended by the wall time exited $rc, not 137 (SIGKILL)"
+bh vm exec --session "$sid4" -- true </dev/null >"$tmp/late.out" 2>&1 && fail "vm exec ran after the wall time"
+grep -q "reached its wall time" "$tmp/late.out" || fail "vm exec after the wall time does not say why: $(cat "$tmp/late.out")"
+bh vm diff "$sid4" | grep -q "^  A made-in-vm.txt" || fail "the changes are not reviewable after the wall time"
+$py - "$tmp/events.jsonl" "$sid4" <<'PY' || fail "the relaunch events are wrong"
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+def of(rule):
+    return [e for e in events if e["output_fields"].get("agent.session") == sys.argv[2] and e["rule"] == rule]
+fired = of("Agent runs the production deploy")
+assert fired and fired[0]["output_fields"]["proc.name"] == "deploy-prod", fired
+assert any("promoting session" in e["output_fields"].get("agent.detail", "") for e in of("Session promotion requested") + fired), fired
+done = of("Session promoted to a microVM")
+assert done and "bulkhead run starts its command again in the VM" in done[0]["output_fields"]["agent.detail"], done
+allowed = of("microVM egress allowed")
+assert allowed and allowed[0]["output_fields"]["agent.detail"].startswith("CONNECT 127.0.0.1:"), allowed
+denied = [e["output_fields"]["agent.detail"] for e in of("microVM egress denied")]
+assert len(denied) == 2 and any("169.254.169.254:80" in d and "metadata" in d for d in denied), denied
+assert all(e["output_fields"]["agent.verdict"] == "deny" for e in of("microVM egress denied"))
+assert "through bulkhead's egress proxy" in done[0]["output_fields"]["agent.detail"], done
+wall = of("microVM wall time ran out")
+assert wall and "its commands are killed, new commands are refused" in wall[0]["output_fields"]["agent.detail"], wall
+PY
+kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=""
+for _ in $(seq 1 50); do (($(qemus) == 0)) && break; sleep 0.2; done
+(($(qemus) == 0)) || fail "QEMU outlived the stopped daemon: $(pgrep -af -- "$tmp/vm/")"
+echo "PASS: promotion by threshold (hooks), by command and by rule (no hooks: frozen, relaunched), exec, diff, apply, wall time, discard, cleanup"

@@ -2,6 +2,7 @@
 #include "config/config.h"
 
 #include "rules/values.h"
+#include "vmguard/egress.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -78,8 +79,8 @@ std::string load_vm(const YAML::Node& v, const std::string& path, VmConfig* vm) 
                 err = "config: " + where(path, n) + "vm.accel must be auto, kvm or tcg";
         } else if (key == "without_hooks") {
             vm->without_hooks = n.as<std::string>();
-            if (vm->without_hooks != "freeze" && vm->without_hooks != "kill")
-                err = "config: " + where(path, n) + "vm.without_hooks must be freeze or kill";
+            if (vm->without_hooks != "freeze" && vm->without_hooks != "kill" && vm->without_hooks != "relaunch")
+                err = "config: " + where(path, n) + "vm.without_hooks must be freeze, kill or relaunch";
         } else if (key == "vcpus")
             err = number(n, key, 1, 64, &vm->vcpus);
         else if (key == "memory_mb")
@@ -92,6 +93,20 @@ std::string load_vm(const YAML::Node& v, const std::string& path, VmConfig* vm) 
             err = number(n, key, 0, 64, &vm->pool);
         else if (key == "exec_timeout_seconds")
             err = number(n, key, 1, 86400, &vm->exec_timeout_seconds);
+        else if (key == "wall_time_seconds")
+            err = number(n, key, 0, 30 * 86400, &vm->wall_time_seconds);
+        else if (key == "egress") {
+            if (!n.IsSequence())
+                err = "config: " + where(path, n) + "vm.egress must be a list of \"HOST:PORT\" or \"CIDR:PORT\" rules";
+            for (size_t i = 0; err.empty() && n.IsSequence() && i < n.size(); i++) {
+                vmguard::EgressRule rule;
+                auto text = n[i].as<std::string>();
+                if (auto bad = vmguard::parse_egress_rule(text, &rule))
+                    err = "config: " + where(path, n[i]) + "vm.egress: " + *bad;
+                else
+                    vm->egress.push_back(text);
+            }
+        }
         else
             err = "config: " + where(path, kv.first) + "unknown key 'vm." + key + "'";
         if (!err.empty())

@@ -37,10 +37,20 @@ struct VmConfig {
     int pids = 512;
     int pool = 1;                                 // booted, paused VMs kept ready
     int exec_timeout_seconds = 600;               // wall time of one command in the VM
+    // Wall time of a session's VM from its promotion (0 = none). When it runs
+    // out, the VM's commands are killed, no new ones start and the session is
+    // frozen for a human; its changes stay for review.
+    int wall_time_seconds = 8 * 3600;
     // A promoted session whose agent has no bulkhead hooks: stay frozen for
-    // a human (freeze), or be killed on the host (kill); its workspace stays
-    // attached to the VM either way.
+    // a human (freeze), be killed on the host (kill), or be killed on the
+    // host and have `bulkhead run` start its command again in the VM
+    // (relaunch; a discovered session, which has no launcher, stays frozen).
+    // Its workspace stays attached to the VM in every case.
     std::string without_hooks = "freeze";
+    // Where the VM may connect, through bulkhead's proxy on the host (the VM
+    // itself has no network device): "HOST:PORT", "HOST:LO-HI", "CIDR:PORT",
+    // "[V6CIDR]:PORT" (vmguard/egress.h). Empty: no network at all.
+    std::vector<std::string> egress;
 };
 
 struct Config {

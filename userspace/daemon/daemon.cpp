@@ -178,6 +178,8 @@ private:
     std::string promote(session::Session& s, const std::string& why);
     void on_vm();
     void confine_qemu(const session::Session& s, pid_t qemu, std::string* detail);
+    void expire_vms();
+    bool vm_expired(const session::Session& s) const;
     void vm_request(Client& c, const std::string& op, const json& req);
     std::optional<json> routed_to_vm(const session::Session& s, hooks::ToolKind kind, const json& input,
                                      std::string* reason);
@@ -241,6 +243,7 @@ private:
     std::unique_ptr<vm::VmHost> vm_;
     std::string vm_unavailable_;  // why there are no microVMs
     std::map<uint64_t, std::string> vm_exec_sockets_;  // promoted session → its VM's exec socket
+    std::string self_exe_;  // this binary: supervises QEMU, and runs a promoted session's shell calls
     uint64_t client_serial_ = 0;
 };
 
@@ -1634,8 +1637,10 @@ void Daemon::start_vms() {
     char exe[PATH_MAX] = {};
     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     std::string err;
-    if (n > 0)
-        vm_ = vm::VmHost::start(opts_.config.vm, std::string(exe, static_cast<size_t>(n)), &err);
+    if (n > 0) {
+        self_exe_.assign(exe, static_cast<size_t>(n));
+        vm_ = vm::VmHost::start(opts_.config.vm, self_exe_, &err);
+    }
     if (!vm_) {
         vm_unavailable_ = err.empty() ? "cannot find the bulkhead binary" : err;
         spdlog::warn("vm: {}; promotion will freeze sessions instead", vm_unavailable_);
@@ -1685,28 +1690,65 @@ void Daemon::on_vm() {
                               " is read-only to it and its changes wait for review (bulkhead vm diff " +
                               std::to_string(s->id) + ")";
                 confine_qemu(*s, c.result.value("qemu_pid", 0), &note.detail);
+                if (c.result.contains("egress") && !c.result["egress"].empty())
+                    note.detail += "; it reaches only " + c.result["egress"].dump() + " through bulkhead's egress proxy";
+                else
+                    note.detail += "; it has no network";
                 bool hooks = tool_calls_.of(s->id) && !tool_calls_.of(s->id)->empty();
+                const std::string& without = opts_.config.vm.without_hooks;
+                std::string state = "frozen";
                 if (s->origin == "vm") {
-                    hooks = true;  // nothing on the host to hold: the launcher runs its command in the VM
+                    state = "promoted";  // nothing on the host to hold: the launcher runs its command in the VM
                     note.detail += "; the session runs in the VM from its start";
                 } else if (hooks) {
                     freeze(*s, /* frozen = */ false);
+                    state = "promoted";
                     note.detail += "; its agent has bulkhead's hooks: shell commands now run in the VM, host "
                                    "file writes are denied, and the agent is thawed";
-                } else if (opts_.config.vm.without_hooks == "kill") {
+                } else if (without == "relaunch" && s->origin == "run") {
+                    // Marked before the kill: the launcher asks as soon as its child dies.
+                    s->relaunch = true;
+                    state = "promoted";
+                    note.detail += "; no hooks route its commands, so its host processes are killed (" +
+                                   kill_session(s, 0) + ") and bulkhead run starts its command again in the VM";
+                } else if (without == "kill") {
                     note.detail += "; no hooks route its commands, so its host processes are killed: " +
                                    kill_session(s, 0);
+                    state = s->state;
                 } else {
-                    note.detail += "; no hooks route its commands, so it stays frozen for a human "
-                                   "(bulkhead sessions thaw " + std::to_string(s->id) + " resumes it on the host)";
+                    note.detail += std::string("; no hooks route its commands") +
+                                   (without == "relaunch" ? " and it has no launcher to start it again in the VM" : "") +
+                                   ", so it stays frozen for a human (bulkhead sessions thaw " + std::to_string(s->id) +
+                                   " resumes it on the host)";
                 }
-                if (s->state != "killed")
-                    s->state = hooks ? "promoted" : "frozen";
-                s->vm = c.result.value("vm", "");
+                s->state = state;
+                if (int wall = opts_.config.vm.wall_time_seconds; wall > 0) {
+                    s->vm_deadline_unix_ns = now_unix_ns() + int64_t{wall} * 1'000'000'000;
+                    note.detail += "; the VM's wall time ends at " + events::rfc3339_ns(s->vm_deadline_unix_ns);
+                }
             }
             spdlog::warn("vm: {}", note.detail);
             publish(std::move(note));
             save_sessions();
+            continue;
+        }
+        if (c.kind == "egress") {
+            // A connection the VM asked bulkhead's proxy for (vm.egress).
+            bool allowed = c.result.value("allowed", false);
+            events::Event note = vm_event(c.session, allowed ? "microVM egress allowed" : "microVM egress denied",
+                                          "connect");
+            note.priority = allowed ? "Notice" : "Warning";
+            note.verdict = allowed ? "allow" : "deny";
+            note.rip = c.result.value("address", "");
+            note.rport = static_cast<uint16_t>(c.result.value("port", 0));
+            note.sip_name = c.result.value("host", "");
+            std::string target = c.result.value("host", "") + ":" + std::to_string(note.rport);
+            note.detail = c.result.value("method", "") + " " + target +
+                          (note.rip.empty() || note.rip == note.sip_name ? "" : " (" + note.rip + ")") + ": " +
+                          c.result.value("reason", "");
+            if (!c.result.value("error", "").empty())
+                note.detail += "; " + c.result.value("error", "");
+            publish(std::move(note));
             continue;
         }
         if (c.kind == "discard" && c.result.value("ok", false)) {
@@ -1771,24 +1813,68 @@ void Daemon::confine_qemu(const session::Session& s, pid_t qemu, std::string* de
     *detail += "; QEMU (pid " + std::to_string(qemu) + ") runs in " + vcg + " under the session's policy";
 }
 
+bool Daemon::vm_expired(const session::Session& s) const {
+    return !s.vm.empty() && s.vm_deadline_unix_ns && now_unix_ns() >= s.vm_deadline_unix_ns;
+}
+
+// A VM past its wall time (vm.wall_time_seconds) runs nothing more: its exec
+// socket goes back to root, its commands are killed (the guest's command
+// cgroup), the session is frozen on the host and a human decides. Its changes
+// stay for vm diff / apply / discard. Checked every rescan tick.
+void Daemon::expire_vms() {
+    if (!vm_)
+        return;
+    for (auto [id, sock] : std::map(vm_exec_sockets_)) {
+        auto* found = sessions_.find(id);
+        if (!found || !vm_expired(*found))
+            continue;
+        auto& s = *found;
+        vm_exec_sockets_.erase(id);
+        std::string revoked = ::chown(sock.c_str(), 0, 0) == 0 && ::chmod(sock.c_str(), 0600) == 0
+                                  ? "new commands are refused"
+                                  : errno_message("could not take back " + sock, errno);
+        vm_->job(id, -1, 0, [](vmguard::Vm& vm) {
+            vmguard::ExecRequest kill;
+            kill.argv = {"/bin/sh", "-c", "echo 1 > /sys/fs/cgroup/commands/cgroup.kill"};
+            kill.timeout = std::chrono::seconds(10);
+            auto r = vm.exec(kill, [](const std::string&) {}, [](const std::string&) {});
+            return json{{"ok", r.error.empty()}, {"error", r.error}};
+        });
+        events::Event note = vm_event(id, "microVM wall time ran out", "expire");
+        note.priority = "Warning";
+        note.detail = "the microVM " + s.vm + " of session " + std::to_string(id) + " reached its wall time of " +
+                      std::to_string(opts_.config.vm.wall_time_seconds) + " s: its commands are killed, " + revoked;
+        if (s.state == "promoted" && s.origin == "run" && !s.relaunch)
+            note.detail += ", " + freeze(s, /* frozen = */ true) + " on the host";
+        note.detail += "; its changes wait for review (bulkhead vm diff " + std::to_string(id) + ")";
+        spdlog::warn("vm: {}", note.detail);
+        publish(std::move(note));
+        save_sessions();
+    }
+}
+
 // Shell calls of a promoted session run in its VM; host file writes are
 // denied (nullopt: not a call this changes; null json: deny, with *reason).
 std::optional<json> Daemon::routed_to_vm(const session::Session& s, hooks::ToolKind kind, const json& input,
                                          std::string* reason) {
+    if (vm_expired(s) && (kind == hooks::ToolKind::kShell || hooks::write_like(kind))) {
+        *reason = "bulkhead: session " + std::to_string(s.id) +
+                  " was promoted into a microVM whose wall time ran out; nothing more runs there or writes on the "
+                  "host until a human reviews its changes";
+        return json(nullptr);
+    }
     auto sock = vm_exec_sockets_.find(s.id);
     if (sock == vm_exec_sockets_.end())
         return std::nullopt;
     if (kind == hooks::ToolKind::kShell && input.is_object() && input.contains("command") &&
         input["command"].is_string()) {
-        char exe[PATH_MAX] = {};
-        ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         std::string cmd = input["command"];
         std::string quoted = "'";
         for (char ch : cmd)
             quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
         quoted += "'";
         json updated = input;
-        updated["command"] = std::string(exe, static_cast<size_t>(std::max<ssize_t>(n, 0))) + " --socket " +
+        updated["command"] = self_exe_ + " --socket " +
                              opts_.config.socket + " vm exec --session " + std::to_string(s.id) + " -- /bin/sh -c " +
                              quoted;
         *reason = "bulkhead: session " + std::to_string(s.id) + " was promoted into a microVM; this command runs there";
@@ -1817,6 +1903,10 @@ void Daemon::vm_request(Client& c, const std::string& op, const json& req) {
         if (!own && (in_session || (c.peer.uid != 0 && c.peer.uid != s->uid)))
             return send(c, {{"ok", false}, {"error", "vm: only session " + std::to_string(id) +
                                                          ", its owner or root may run commands in its VM"}});
+        if (vm_expired(*s))
+            return send(c, {{"ok", false}, {"error", "vm: the microVM of session " + std::to_string(id) +
+                                                         " reached its wall time (vm.wall_time_seconds); review its "
+                                                         "changes with bulkhead vm diff " + std::to_string(id)}});
         auto it = vm_exec_sockets_.find(id);
         if (it == vm_exec_sockets_.end())
             return send(c, {{"ok", false}, {"error", "vm: session " + std::to_string(id) + " has no microVM (state " +
@@ -2079,6 +2169,7 @@ int Daemon::run() {
                 while (::read(timer_.get(), &ticks, sizeof(ticks)) > 0) {
                 }
                 rescan();
+                expire_vms();
                 report_drops();
                 export_stats();
             } else {

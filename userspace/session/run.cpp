@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 
+#include "commands.h"
 #include "control/protocol.h"
 #include "error.h"
 #include "sandbox/sandbox.h"
@@ -101,6 +102,7 @@ int launch(const ChildSetup& s, const RunOptions& opts) {
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
+    g_child = -1;  // reaped: its pid may be reused, signals go nowhere now
     if (!child_error.empty())
         throw FatalError(child_error, 127);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -115,6 +117,30 @@ void end_session(const RunOptions& opts, const std::string& session, int code) {
     }
 }
 
+// vm.without_hooks: relaunch. When the daemon moved the session into a
+// microVM it killed the session's host processes; the command starts again
+// in the VM, from the workspace's copy there. nullopt: it was not that.
+std::optional<int> relaunch_in_vm(const RunOptions& opts, const std::string& session, int code) {
+    if (session.empty() || code != 128 + SIGKILL)
+        return std::nullopt;
+    nlohmann::json s;
+    try {
+        s = control::Client::connect(opts.socket).request({{"op", "session"}, {"session", session}})["session"];
+    } catch (const FatalError&) {
+        return std::nullopt;  // no daemon to ask: the kill was someone else's
+    }
+    if (!s.is_object() || !s.value("relaunch", false) || s.value("vm", "").empty())
+        return std::nullopt;
+    std::cerr << "bulkhead: session " << session << " was moved into microVM " << s.value("vm", "")
+              << "; its command starts again there (the workspace is read-only to it)\n";
+    if (::chdir(opts.workspace.c_str()) != 0)
+        throw FatalError(errno_message("run: cannot enter workspace " + opts.workspace, errno));
+    int vm_code = commands::vm_exec(opts.socket, session, opts.command);
+    std::cerr << "bulkhead: the session's changes stay in its VM: bulkhead vm diff " << session
+              << ", then vm apply or vm discard\n";
+    return vm_code;
+}
+
 // bpf-lsm: the daemon registers the session; its BPF guards enforce.
 int run_with_daemon(const RunOptions& opts) {
     auto client = control::Client::connect(opts.socket);
@@ -126,6 +152,7 @@ int run_with_daemon(const RunOptions& opts) {
     int code;
     try {
         code = launch(s, opts);
+        code = relaunch_in_vm(opts, s.session, code).value_or(code);
     } catch (const FatalError&) {
         end_session(opts, s.session, 127);
         throw;
@@ -209,6 +236,7 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
     int code;
     try {
         code = launch(s, opts);
+        code = relaunch_in_vm(opts, s.session, code).value_or(code);
     } catch (const FatalError&) {
         if (!s.session.empty())
             end_session(opts, s.session, 127);

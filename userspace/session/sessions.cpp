@@ -31,6 +31,8 @@ nlohmann::json to_json(const Session& s) {
         {"risk", s.risk},
         {"audited", s.audited},
         {"vm", s.vm},
+        {"relaunch", s.relaunch},
+        {"vm_deadline", s.vm_deadline_unix_ns ? events::rfc3339_ns(s.vm_deadline_unix_ns) : ""},
     };
 }
 

@@ -32,6 +32,10 @@ struct Session {
     int64_t risk = 0;          // sum of the `risk` of the rules that fired
     size_t thresholds_crossed = 0;  // config risk_thresholds already acted on
     std::string vm;            // the microVM the session was promoted into ("" = none)
+    // Its host processes were killed at promotion and its launcher starts
+    // the command again in the VM (vm.without_hooks: relaunch).
+    bool relaunch = false;
+    int64_t vm_deadline_unix_ns = 0;  // the VM's wall time runs out (0 = never)
 };
 
 nlohmann::json to_json(const Session& s);

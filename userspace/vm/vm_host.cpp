@@ -30,8 +30,7 @@ std::unique_ptr<VmHost> VmHost::start(const config::VmConfig& cfg, const std::st
                                       std::string* error) {
     vmguard::ImageInputs in;
     in.kernel_tree = cfg.assets + "/kernel";
-    in.guest_agent = ::access(BULKHEAD_GUEST_AGENT_BUILD, X_OK) == 0 ? BULKHEAD_GUEST_AGENT_BUILD
-                                                                      : BULKHEAD_GUEST_AGENT_INSTALLED;
+    in.guest_agent = vmguard::guest_agent_path();
     vmguard::VmSpec base;
     if (auto e = vmguard::build_image(in, cfg.assets, &base.image); !e.empty()) {
         *error = e;
@@ -41,17 +40,24 @@ std::unique_ptr<VmHost> VmHost::start(const config::VmConfig& cfg, const std::st
     base.limits = {cfg.vcpus, cfg.memory_mb, cfg.disk_mb, cfg.pids};
     base.supervisor = {supervisor_exe, "vm-supervise"};
     base.accel = cfg.accel == "kvm" ? vmguard::Accel::kKvm : vmguard::Accel::kTcg;
-    // VM directories of a daemon that died with its supervisors: theirs.
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(cfg.run_dir, ec))
-        for (const char* f : {"ctl.sock", "exec.sock", "qmp.sock", "console.log", "empty", "share/ws", "share", ""})
-            std::filesystem::remove(e.path() / f, ec);
+    base.egress = !cfg.egress.empty();
+    std::vector<vmguard::EgressRule> egress;
+    for (const auto& text : cfg.egress) {
+        vmguard::EgressRule rule;
+        if (auto bad = vmguard::parse_egress_rule(text, &rule)) {  // the config checked it; a caller may not have
+            *error = "vm: " + *bad;
+            return nullptr;
+        }
+        egress.push_back(rule);
+    }
+    vmguard::remove_stale_vms(cfg.run_dir);  // of a daemon that died with its supervisors
     Fd ev(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!ev.valid()) {
         *error = std::string("vm: eventfd: ") + std::strerror(errno);
         return nullptr;
     }
     std::unique_ptr<VmHost> h(new VmHost(cfg, std::move(base), std::move(ev)));
+    h->egress_ = std::move(egress);
     h->pool_thread_ = std::thread([p = h.get()] { p->pool_loop(); });
     h->worker_thread_ = std::thread([p = h.get()] { p->worker_loop(); });
     return h;
@@ -73,6 +79,7 @@ VmHost::~VmHost() {
         pool_thread_.join();
     if (worker_thread_.joinable())
         worker_thread_.join();
+    proxies_.clear();  // before their VMs
     ready_.clear();
     vms_.clear();
 }
@@ -210,7 +217,20 @@ void VmHost::promote(PromoteRequest req) {
                     {"accel", vmguard::accel_name(vm->accel())},
                     {"source", source},
                     {"ms", ms.count()},
-                    {"qemu_pid", vm->qemu_pid()}};
+                    {"qemu_pid", vm->qemu_pid()},
+                    {"egress", cfg_.egress}};
+        if (!egress_.empty()) {
+            uint64_t session = req.session;
+            proxies_[session] = std::make_unique<vmguard::EgressProxy>(
+                vm->net_socket(), egress_,
+                [this, session](const vmguard::EgressDecision& d) {
+                    complete({"egress", session, -1, 0,
+                              {{"ok", true}, {"method", d.method}, {"host", d.host}, {"port", d.port},
+                               {"address", d.address}, {"allowed", d.allowed}, {"reason", d.reason},
+                               {"error", d.error}}});
+                },
+                [session](const std::string& why) { spdlog::warn("vm: egress of session {}: {}", session, why); });
+        }
         vms_[req.session] = std::move(vm);
         complete(std::move(c));
     });
@@ -242,6 +262,7 @@ void VmHost::discard(uint64_t session, int client_fd, uint64_t serial) {
         if (it == vms_.end()) {
             c.result = {{"ok", false}, {"error", "vm: session " + std::to_string(session) + " has no microVM"}};
         } else {
+            proxies_.erase(session);
             it->second->stop();
             vms_.erase(it);
             c.result = {{"ok", true}};
@@ -258,6 +279,7 @@ json VmHost::status() {
             {"pool_size", cfg_.pool},
             {"pool_ready", ready_.size()},
             {"pool_error", pool_error_},
+            {"egress", cfg_.egress},
             {"kernel", base_.image.kernel}};
 }
 

@@ -6,6 +6,8 @@
 // on two threads of this class, never on the daemon's loop: the pool thread
 // keeps the pool full, the worker runs promotions and review jobs in order.
 // Results come back as Completions; fd() turns readable when some wait.
+// With vm.egress, each session's VM gets an egress proxy (its own thread)
+// from its promotion; each connection it judges is a Completion too.
 #pragma once
 
 #include <condition_variable>
@@ -22,12 +24,13 @@
 
 #include "config/config.h"
 #include "fd.h"
+#include "vmguard/egress.h"
 #include "vmguard/vm.h"
 
 namespace bulkhead::vm {
 
 struct Completion {
-    std::string kind;  // "promote" or "job"
+    std::string kind;  // "promote", "job", "discard", or "egress" (a VM's connection attempt)
     uint64_t session = 0;
     int client_fd = -1;          // a job's client, to answer
     uint64_t client_serial = 0;  // ...if it is still the same connection
@@ -89,6 +92,8 @@ private:
     std::deque<std::function<void()>> jobs_;
     std::vector<Completion> done_;
     std::map<uint64_t, std::unique_ptr<vmguard::Vm>> vms_;  // the worker's only
+    std::vector<vmguard::EgressRule> egress_;               // vm.egress, parsed
+    std::map<uint64_t, std::unique_ptr<vmguard::EgressProxy>> proxies_;  // the worker's only
     int pool_serial_ = 0;
     bool pool_booting_ = false;
     std::thread pool_thread_, worker_thread_;
