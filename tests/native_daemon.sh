@@ -11,6 +11,8 @@
 #                          the private sockets, pin root and spool
 #   daemon_start           start the daemon on it and wait; 1 if it is not up
 #   bh ARGS...             the CLI on the test daemon's control socket
+#   http_server DIR        a python web server for DIR on 127.0.0.1; its port
+#                          in $http_port (killed at exit)
 #   fail MESSAGE
 native_pids=()
 native_logs=()
@@ -65,4 +67,16 @@ daemon_start() {
         sleep 0.2
     done
     bh status >/dev/null 2>&1
+}
+
+http_server() {
+    (cd "$1" && exec python3 -m http.server 0 --bind 127.0.0.1) >"$tmp/http.log" 2>&1 &
+    native_pids+=($!)
+    http_port=""
+    for _ in $(seq 1 50); do
+        http_port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/http.log" | head -n1)
+        [[ -n $http_port ]] && return 0
+        sleep 0.1
+    done
+    fail "the loopback HTTP server did not start: $(cat "$tmp/http.log")"
 }

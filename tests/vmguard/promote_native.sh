@@ -215,15 +215,8 @@ RULES
 # A web server on the host's loopback that the VM may reach through the
 # egress proxy, and no other port.
 mkdir -p "$tmp/www"; echo EGRESS-OK >"$tmp/www/egress.txt"
-(cd "$tmp/www" && exec $py -m http.server 0 --bind 127.0.0.1) >"$tmp/www.log" 2>&1 &
-native_pids+=($!)
-www=""
-for _ in $(seq 1 50); do
-    www=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/www.log" | head -n1)
-    [[ -n $www ]] && break
-    sleep 0.1
-done
-[[ -n $www ]] || fail "the host web server did not start"
+http_server "$tmp/www"
+www=$http_port
 daemon_config <<CONFIG
 rules: [$rules_dir/agents.yaml, $tmp/promote.yaml]
 vm: {assets: $assets, run_dir: $tmp/vm, accel: tcg, pool: 1, memory_mb: 384, without_hooks: relaunch,

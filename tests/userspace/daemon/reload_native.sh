@@ -15,15 +15,8 @@ bulkhead=$(realpath "${1:?usage: reload_native.sh BULKHEAD}")
 native_init reload "BPF programs"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
-python3 -m http.server 0 --bind 127.0.0.1 >"$tmp/http.log" 2>&1 &
-native_pids+=($!)
-port=""
-for _ in $(seq 1 50); do
-    port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/http.log" | head -n1)
-    [[ -n $port ]] && break
-    sleep 0.1
-done
-[[ -n $port ]] || fail "the loopback HTTP server did not start"
+http_server "$tmp"
+port=$http_port
 
 block_rule() {
     cat >"$tmp/local.yaml" <<EOF

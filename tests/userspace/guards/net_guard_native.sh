@@ -63,15 +63,8 @@ if ! daemon_start; then
     fail "the daemon did not start"
 fi
 
-python3 -m http.server 0 --bind 127.0.0.1 >"$tmp/http.log" 2>&1 &
-native_pids+=($!)
-port=""
-for _ in $(seq 1 50); do
-    port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/http.log" | head -n1)
-    [[ -n $port ]] && break
-    sleep 0.1
-done
-[[ -n $port ]] || fail "the loopback HTTP server did not start"
+http_server "$tmp"
+port=$http_port
 
 cat >"$tmp/probe.py" <<'EOF'
 import errno, socket, sys
