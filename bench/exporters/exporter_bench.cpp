@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// bulkhead-exporter-bench: events per second through the JSONL and the
-// syslog-UDP sinks, as ratios against a baseline measured in the same run
+// bulkhead-exporter-bench: events per second through the JSONL, OCSF,
+// syslog (UDP, TCP, the local Unix socket) and HTTP sinks, each to a
+// receiver in this process that only reads, as ratios against a baseline
+// measured in the same run
 // (formatting an event with events::to_json alone), plus the daemon-side
 // cost of publish(), the CPU the process spends per 10,000 events (daemon
 // thread and sink workers together), the latency from publish() to the
@@ -20,6 +22,7 @@
 #include <string>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 
@@ -76,6 +79,82 @@ PathResult run_path(exporters::Exporter& sink, int n) {
     return r;
 }
 
+// A loopback TCP listener and a thread that accepts and serves each
+// connection with `serve(fd)` until stopped.
+struct TcpReceiver {
+    int listener = -1;
+    uint16_t port = 0;
+    std::atomic<bool> stop{false};
+    std::thread acceptor;
+    std::vector<std::thread> served;  // the acceptor's, until it is joined
+    explicit TcpReceiver(void (*serve)(int fd, std::atomic<bool>& stop)) {
+        listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        listen(listener, 16);
+        socklen_t len = sizeof a;
+        getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+        port = ntohs(a.sin_port);
+        timeval tv{0, 200000};
+        setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        acceptor = std::thread([this, serve] {
+            while (!stop) {
+                int fd = accept(listener, nullptr, nullptr);
+                if (fd < 0)
+                    continue;
+                timeval tv{0, 200000};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                served.emplace_back([this, fd, serve] { serve(fd, stop); close(fd); });
+            }
+        });
+    }
+    ~TcpReceiver() {
+        stop = true;
+        acceptor.join();
+        for (auto& t : served)
+            t.join();
+        close(listener);
+    }
+};
+
+// Syslog over TCP: read and forget.
+void discard(int fd, std::atomic<bool>& stop) {
+    char buf[65536];
+    while (!stop) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0)
+            return;
+    }
+}
+
+// HTTP/1.1 with keep-alive: each request (head and Content-Length body)
+// answered 200 with an empty body.
+void http_ok(int fd, std::atomic<bool>& stop) {
+    std::string in;
+    char buf[65536];
+    while (!stop) {
+        size_t head = in.find("\r\n\r\n");
+        if (head != std::string::npos) {
+            size_t cl = in.find("Content-Length: ");
+            size_t body = cl == std::string::npos || cl > head ? 0 : std::strtoul(in.c_str() + cl + 16, nullptr, 10);
+            if (in.size() >= head + 4 + body) {
+                in.erase(0, head + 4 + body);
+                static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                if (send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) < 0)
+                    return;
+                continue;
+            }
+        }
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0)
+            return;
+        if (n > 0)
+            in.append(buf, static_cast<size_t>(n));
+    }
+}
+
 std::unique_ptr<exporters::Exporter> make(const std::string& yaml, const std::string& spool) {
     auto made = exporters::make_exporters(YAML::Load(yaml), exporters::Options{"bench-host", spool, "bench"});
     if (!made) {
@@ -102,6 +181,47 @@ int main(int argc, char** argv) {
     auto jsonl = make("[{name: bench-jsonl, type: jsonl, path: " + dir + "/bench.jsonl, max_bytes: 1GiB, "
                       "queue: {max_events: 20000}}]", dir + "/spool");
     PathResult j = run_path(*jsonl, n);
+    auto ocsf = make("[{name: bench-ocsf, type: ocsf, path: " + dir + "/bench.ocsf.jsonl, max_bytes: 1GiB, "
+                     "queue: {max_events: 20000}}]", dir + "/spool");
+    PathResult o = run_path(*ocsf, n);
+    PathResult tcp{}, http{}, unix_dgram{};
+    {
+        TcpReceiver rx(discard);
+        auto sink = make("[{name: bench-tcp, type: syslog, transport: tcp, port: " + std::to_string(rx.port) +
+                         ", queue: {max_events: 20000}}]", dir + "/spool");
+        tcp = run_path(*sink, n);
+    }
+    {
+        TcpReceiver rx(http_ok);
+        auto sink = make("[{name: bench-http, type: http, url: 'http://127.0.0.1:" + std::to_string(rx.port) +
+                         "/', queue: {max_events: 20000}}]", dir + "/spool");
+        http = run_path(*sink, n);
+    }
+    {
+        // The local syslog socket (/dev/log's kind): a datagram receiver in dir.
+        std::string path = dir + "/log.sock";
+        int rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un un{};
+        un.sun_family = AF_UNIX;
+        std::snprintf(un.sun_path, sizeof un.sun_path, "%s", path.c_str());
+        bind(rx, reinterpret_cast<sockaddr*>(&un), sizeof un);
+        int big = 8 << 20;
+        setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        timeval tv{0, 200000};
+        setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::atomic<bool> done{false};
+        std::thread reader([&] {
+            char buf[9000];
+            while (!done)
+                (void)recv(rx, buf, sizeof buf, 0);
+        });
+        auto sink = make("[{name: bench-unix, type: syslog, transport: unix, socket: " + path +
+                         ", queue: {max_events: 20000}}]", dir + "/spool");
+        unix_dgram = run_path(*sink, n);
+        done = true;
+        reader.join();
+        close(rx);
+    }
 
     // A UDP receiver that only counts datagrams.
     int rx = socket(AF_INET, SOCK_DGRAM, 0);
@@ -170,10 +290,17 @@ int main(int argc, char** argv) {
     std::printf("  syslog udp end to end:  %10.0f events/s  (%.2fx)  sent %llu received %llu (with the latency probes) dropped %llu\n",
                 rate(u.total_s), u.total_s / base_s, (unsigned long long)u.delivered,
                 (unsigned long long)received.load(), (unsigned long long)u.dropped);
+    for (const auto& [name, r] : {std::pair{"ocsf file", &o}, std::pair{"syslog tcp", &tcp},
+                                  std::pair{"syslog unix", &unix_dgram}, std::pair{"http (sidekick)", &http}})
+        std::printf("  %-16s end to end: %10.0f events/s  (%.2fx)  delivered %llu dropped %llu\n", name,
+                    rate(r->total_s), r->total_s / base_s, (unsigned long long)r->delivered,
+                    (unsigned long long)r->dropped);
     std::printf("  publish() on the daemon's thread: jsonl %.2fx, udp %.2fx the baseline's time per event\n",
                 j.publish_s / base_s, u.publish_s / base_s);
-    std::printf("  CPU per 10,000 events (process, all threads): jsonl %.1f ms, udp %.1f ms, baseline %.1f ms\n",
-                j.cpu_s / n * 1e7, u.cpu_s / n * 1e7, base_s / n * 1e7);
+    std::printf("  CPU per 10,000 events (process, all threads): jsonl %.1f ms, ocsf %.1f ms, udp %.1f ms, "
+                "tcp %.1f ms, unix %.1f ms, http %.1f ms; baseline %.1f ms\n",
+                j.cpu_s / n * 1e7, o.cpu_s / n * 1e7, u.cpu_s / n * 1e7, tcp.cpu_s / n * 1e7,
+                unix_dgram.cpu_s / n * 1e7, http.cpu_s / n * 1e7, base_s / n * 1e7);
     std::vector<double> lat_us;
     for (int i = 0; i < probes; ++i)
         if (got[i])
