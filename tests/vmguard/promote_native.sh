@@ -178,6 +178,12 @@ done2 = of(sys.argv[3], "Session promoted to a microVM")
 assert done2 and "stays frozen for a human" in done2[0]["output_fields"]["agent.detail"], done2
 PY
 
+# `sessions show` tells the story: the threshold, the promotion, the apply.
+bh sessions show "$sid" >"$tmp/show.out" || fail "sessions show failed"
+for rule in "Session risk threshold" "Session promoted to a microVM" "microVM changes applied"; do
+    grep -q " $rule | " "$tmp/show.out" || fail "sessions show lacks '$rule': $(cat "$tmp/show.out")"
+done
+
 # Cleanup: discard leaves nothing; a SIGKILLed daemon leaves nothing either.
 vm1=$(bh sessions --json | $py -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["id"]==sys.argv[1]][0]["vm"])' "$sid")
 bh vm discard "$sid" >/dev/null || fail "vm discard failed"
