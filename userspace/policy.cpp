@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policy.h"
 
+#include "events/event.h"
+#include "rules/event_types.h"
+
 namespace bulkhead {
 
 namespace {
@@ -55,6 +58,29 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
 
 guards::FilePlan replan(const LoadedPolicy& p, const guards::PlanInputs& inputs) {
     return guards::plan_file_policy(p.compiled.policy, inputs);
+}
+
+std::vector<std::string> rules_that_never_fire(const rules::RuleSet& rules, const rules::KernelCompilation& kernel) {
+    std::vector<std::string> out;
+    const auto& produced = events::produced_evt_types();
+    for (size_t i = 0; i < rules.rules.size(); ++i) {
+        const auto& rule = rules.rules[i];
+        if (kernel.report[i].placement != rules::Placement::kUserspace || !rule.unsupported.empty() || !rule.expr)
+            continue;
+        auto types = rules::event_types(*rule.expr);
+        if (!types || types->empty())
+            continue;  // every event type: some will come
+        std::string list;
+        bool any = false;
+        for (const auto& t : *types) {
+            any = any || produced.count(t);
+            list += (list.empty() ? "" : ", ") + t;
+        }
+        if (!any)
+            out.push_back(rule.location.to_string() + ": rule '" + rule.name + "' runs on " + list +
+                          ", which bulkhead's events never are: it loads and cannot fire");
+    }
+    return out;
 }
 
 }  // namespace bulkhead

@@ -32,6 +32,11 @@ struct LoadedPolicy {
 rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
                                         const guards::PlanInputs& inputs);
 
+// Warnings, one per userspace rule whose evt.type list names none of the
+// types the daemon's events carry (events::produced_evt_types()): it loads
+// and can never fire ("file:line: rule 'X' runs on setuid, ...").
+std::vector<std::string> rules_that_never_fire(const rules::RuleSet& rules, const rules::KernelCompilation& kernel);
+
 // Re-plans an already compiled policy (paths may have appeared or moved).
 guards::FilePlan replan(const LoadedPolicy& p, const guards::PlanInputs& inputs);
 

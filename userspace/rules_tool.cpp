@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "events/event.h"
+#include "policy.h"
 #include "rules/event_types.h"
 #include "rules/rules.h"
 
@@ -131,6 +132,7 @@ int validate(const std::vector<std::string>& files, bool json) {
     if (json) {
         nlohmann::json warnings = nlohmann::json::array();
         for (const auto& w : loaded->warnings) warnings.push_back(w.to_string());
+        for (const auto& w : rules_that_never_fire(*loaded, kernel)) warnings.push_back(w);
         std::cout << nlohmann::json{{"ok", errors.empty()}, {"errors", errors}, {"rules", report},
                                     {"warnings", warnings}}
                          .dump(2)
@@ -139,6 +141,7 @@ int validate(const std::vector<std::string>& files, bool json) {
     }
     std::cout << std::flush;  // the report first, then what is wrong with it
     for (const auto& w : loaded->warnings) std::cerr << "warning: " << w.to_string() << "\n";
+    for (const auto& w : rules_that_never_fire(*loaded, kernel)) std::cerr << "warning: " << w << "\n";
     for (const auto& e : errors) std::cerr << "error: " << e << "\n";
     std::cout << loaded->rules.size() << " rules: " << counts["kernel"] << " kernel, " << counts["userspace"]
               << " userspace, " << counts["unsupported"] << " unsupported, " << counts["disabled"] << " disabled; "

@@ -471,6 +471,8 @@ bool Daemon::reload(std::string* error) {
         spdlog::warn("{}", w);
     for (const auto& w : loaded->rules.warnings)
         spdlog::warn("rules: {}", w.to_string());
+    for (const auto& w : rules_that_never_fire(loaded->rules, loaded->compiled))
+        spdlog::warn("rules: {}", w);
     for (const auto& p : loaded->plan.pending)
         spdlog::info("file-guard: {} does not exist yet; protected by name, re-resolved when it appears", p);
     size_t kernel = 0;

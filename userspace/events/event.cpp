@@ -265,6 +265,16 @@ std::string evt_type_for(uint32_t op) {
     return "unknown";
 }
 
+const std::set<std::string>& produced_evt_types() {
+    // Keep in step with decode() (evt_type_for, the observer's and the self
+    // guard's records), the ask broker's and the hooks' events.
+    static const std::set<std::string> types = {
+        "open",   "openat",  "rename",      "link",         "creat",     "unlink", "chmod",  "mmap",
+        "execve", "connect", "sendto",      "ptrace",       "init_module", "finit_module",
+        "memfd_create", "tool_call", "bpf", "signal", "cgroup-write", "bpffs"};
+    return types;
+}
+
 std::string escape_path(std::string_view raw) {
     static const char hex[] = "0123456789abcdef";
     std::string out;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,6 +101,10 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why);
 std::string op_name(uint32_t ops);
 // Falco's evt.type for an operation.
 std::string evt_type_for(uint32_t op);
+
+// Every evt.type the daemon's events carry (the guards', the observer's, the
+// ask broker's and the hooks'): a userspace rule on no other type can fire.
+const std::set<std::string>& produced_evt_types();
 
 // Paths are bytes: invalid UTF-8, control characters and '\\' are escaped
 // as \xNN so nothing is lost and nothing corrupts a terminal or a parser.
