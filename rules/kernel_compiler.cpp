@@ -81,7 +81,7 @@ std::string_view to_string(Placement placement) {
 KernelCompilation analyze_kernel_policy(const RuleSet& rules) {
     KernelCompilation out;
     for (const auto& rule : rules.rules) {
-        RuleReport report{rule.name, rule.location, rule.action, Placement::kKernel, ""};
+        RuleReport report{rule.name, rule.location, rule.action_location, rule.action, Placement::kKernel, ""};
         const Placement failed = needs_kernel(rule.action) ? Placement::kUnsupported : Placement::kUserspace;
         if (!rule.enabled) {
             report.placement = Placement::kDisabled;
@@ -129,13 +129,19 @@ KernelCompilation analyze_kernel_policy(const RuleSet& rules) {
     return out;
 }
 
+SourceLocation enforcement_location(const RuleReport& report) {
+    bool overridden = !report.action_location.file.empty() && report.action_location.file != report.location.file;
+    return overridden ? report.action_location : report.location;
+}
+
 Result<KernelCompilation> compile_kernel_policy(const RuleSet& rules) {
     KernelCompilation out = analyze_kernel_policy(rules);
     for (const auto& report : out.report) {
         if (report.placement != Placement::kUnsupported) continue;
-        return Error{report.location, "rules: rule '" + report.rule + "' (action " +
-                                          std::string(to_string(report.action)) +
-                                          ") cannot be enforced in the kernel: " + report.reason};
+        SourceLocation at = enforcement_location(report);
+        std::string defined = at.file == report.location.file ? "" : ", defined at " + report.location.to_string();
+        return Error{at, "rules: rule '" + report.rule + "' (action " + std::string(to_string(report.action)) +
+                             defined + ") cannot be enforced in the kernel: " + report.reason};
     }
     return out;
 }

@@ -33,11 +33,17 @@ inline constexpr std::string_view kToolCallSource = "tool_call";
 
 struct RuleReport {
     std::string rule;
-    SourceLocation location;
+    SourceLocation location;         // where the rule was first defined
+    SourceLocation action_location;  // where its action was set (rule_set.h)
     Action action = Action::kAudit;
     Placement placement = Placement::kUserspace;
     std::string reason;  // for kUserspace and kUnsupported
 };
+
+// Where an "cannot be enforced in the kernel" error belongs: the override
+// that made the rule block or ask, when that is in a later file than the
+// rule itself; else the rule.
+SourceLocation enforcement_location(const RuleReport& report);
 
 struct KernelCompilation {
     KernelPolicy policy;

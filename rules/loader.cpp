@@ -591,6 +591,7 @@ private:
                                                "' (expected audit, block, ask, kill or promote)");
             }
             rule.action = *action;
+            rule.action_location = where(value);
             return {};
         }
         if (key == "risk") {

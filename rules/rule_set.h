@@ -79,6 +79,10 @@ struct Rule {
     bool enabled = true;
     std::vector<std::string> tags;
     SourceLocation location;  // where the rule was first defined
+    // Where `action` was last set ("" file: never, the default audit): a
+    // later file's override that makes a rule `block` is where a kernel
+    // compilability error belongs.
+    SourceLocation action_location;
     // Why the userspace evaluator cannot run the condition ("" when it can):
     // it names a Falco field bulkhead's events do not carry.
     std::string unsupported;

@@ -113,9 +113,13 @@ int validate(const std::vector<std::string>& files, bool json) {
     for (const auto& r : kernel.report)
         if (r.placement == Placement::kUnsupported &&
             (r.action == rules::Action::kBlock || r.action == rules::Action::kAsk))
-            errors.push_back(r.location.to_string() + ": rules: rule '" + r.rule + "' (action " +
-                             std::string(rules::to_string(r.action)) + ") cannot be enforced in the kernel: " +
-                             r.reason);
+        {
+            rules::SourceLocation at = rules::enforcement_location(r);
+            std::string defined = at.file == r.location.file ? "" : ", defined at " + r.location.to_string();
+            errors.push_back(at.to_string() + ": rules: rule '" + r.rule + "' (action " +
+                             std::string(rules::to_string(r.action)) + defined +
+                             ") cannot be enforced in the kernel: " + r.reason);
+        }
     std::map<std::string, int> counts;
     nlohmann::json report = nlohmann::json::array();
     for (size_t i = 0; i < loaded->rules.size(); ++i) {

@@ -385,6 +385,31 @@ TEST(LoaderTest, AllOrNothing) {
               "condition (line 1, column 6 of the condition)");
 }
 
+// A later file that overrides a rule to `block` owns the kernel error: it
+// names the override's line, and where the rule was defined.
+TEST(LoaderTest, AnOverrideToBlockThatTheKernelCannotCheckPointsAtTheOverride) {
+    const char* base =
+        "- rule: Pid five\n"
+        "  desc: d\n"
+        "  condition: evt.type = openat and proc.pid = 5\n"
+        "  output: o\n"
+        "  priority: WARNING\n";
+    const char* local =
+        "- rule: Pid five\n"
+        "  action: block\n"
+        "  override: {action: replace}\n";
+    auto loaded = load_rule_sources({{"base.yaml", base}, {"local.yaml", local}});
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.error().to_string(),
+              "local.yaml:2:11: rules: rule 'Pid five' (action block, defined at base.yaml:1:3) cannot be enforced "
+              "in the kernel: 'proc.pid = 5' is not a kernel check (the kernel checks only evt.type, "
+              "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, agent.session and agent.name)");
+    // Set in the rule's own file, the error stays at the rule.
+    auto same = load_rule_sources({{"base.yaml", std::string(base) + "  action: block\n"}});
+    ASSERT_FALSE(same.ok());
+    EXPECT_EQ(same.error().location.to_string(), "base.yaml:1:3");
+}
+
 TEST(LoaderTest, MissingFileNamesThePath) {
     auto loaded = load_rule_files({"/nonexistent/rules.yaml"});
     ASSERT_FALSE(loaded.ok());
