@@ -253,7 +253,6 @@ int64_t now_unix_ns() {
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-// An event of the microVM life cycle (promotion, apply, discard).
 // The signals the loop reads from its signalfd.
 sigset_t loop_signals() {
     sigset_t mask;
@@ -264,6 +263,7 @@ sigset_t loop_signals() {
     return mask;
 }
 
+// An event of the microVM life cycle (promotion, apply, discard).
 events::Event vm_event(uint64_t session, const std::string& rule, const std::string& op) {
     events::Event note;
     note.kind = "vm";
@@ -576,16 +576,8 @@ void enrich_from_proc(events::Event& e) {
     if (e.cwd.empty())
         e.cwd = fs::read_symlink(dir + "/cwd", ec).string();
     if (e.cmdline.empty()) {
-        std::string raw = session::read_proc(dir + "/cmdline", 4096);  // Falco's bound on proc.args
-        // Falco's proc.cmdline: the process name, then argv[1..].
-        size_t first = raw.find('\0');
-        std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
-        for (auto& c : args)
-            if (c == '\0')
-                c = ' ';
-        while (!args.empty() && args.back() == ' ')
-            args.pop_back();
-        e.cmdline = events::escape_path(args.empty() ? e.comm : e.comm + " " + args);
+        auto cmdline = session::cmdline_of(e.tgid, e.comm);
+        e.cmdline = cmdline ? cmdline->falco : events::escape_path(e.comm);
     }
     if (e.pname.empty() && e.ppid)
         e.pname = session::comm_of(e.ppid);

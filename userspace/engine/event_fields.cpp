@@ -110,19 +110,11 @@ ProcInfo& proc_info(uint32_t pid) {
     return cache.insert_or_assign(pid, std::move(info)).first->second;
 }
 
-// Falco's proc.cmdline of a process (its name, then argv[1..]) and argv[0].
+// argv[0] and Falco's proc.cmdline of a process, once per cache entry.
 void read_cmdline(uint32_t pid, ProcInfo& info) {
-    std::string raw = session::read_proc("/proc/" + std::to_string(pid) + "/cmdline", 4096);
-    info.cmdline.emplace();
-    info.argv0.emplace();
-    if (raw.empty()) return;
-    size_t first = raw.find('\0');
-    *info.argv0 = raw.substr(0, first);
-    std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
-    for (auto& c : args)
-        if (c == '\0') c = ' ';
-    while (!args.empty() && args.back() == ' ') args.pop_back();
-    *info.cmdline = events::escape_path(args.empty() ? info.comm : info.comm + " " + args);
+    auto cmdline = session::cmdline_of(pid, info.comm);
+    info.argv0 = cmdline ? cmdline->argv0 : "";
+    info.cmdline = cmdline ? cmdline->falco : "";
 }
 
 }  // namespace

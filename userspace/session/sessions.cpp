@@ -90,6 +90,20 @@ std::string comm_of(uint32_t pid) {
     return comm;
 }
 
+std::optional<Cmdline> cmdline_of(uint32_t pid, const std::string& comm) {
+    std::string raw = read_proc("/proc/" + std::to_string(pid) + "/cmdline", 4096);
+    if (raw.empty())
+        return std::nullopt;
+    size_t first = raw.find('\0');
+    std::string args = first == std::string::npos ? "" : raw.substr(first + 1);
+    for (auto& c : args)
+        if (c == '\0')
+            c = ' ';
+    while (!args.empty() && args.back() == ' ')
+        args.pop_back();
+    return Cmdline{raw.substr(0, first), events::escape_path(args.empty() ? comm : comm + " " + args)};
+}
+
 std::string container_id_of(uint32_t pid) {
     std::string all = read_proc("/proc/" + std::to_string(pid) + "/cgroup", 64 * 1024);
     static const std::regex id_re("(?:docker-|cri-containerd-|crio-|libpod-|/docker/|/kubepods[^\n]*/)"

@@ -55,6 +55,15 @@ std::string read_proc(const std::string& path, size_t limit);
 // A process's comm, without the newline; "" when it is gone.
 std::string comm_of(uint32_t pid);
 
+// A process's argv[0], and Falco's proc.cmdline of it: `comm`, then
+// argv[1..] joined by spaces, escaped (events::escape_path). Reads at most
+// 4096 bytes, Falco's bound on proc.args; nullopt when the process is gone.
+struct Cmdline {
+    std::string argv0;
+    std::string falco;
+};
+std::optional<Cmdline> cmdline_of(uint32_t pid, const std::string& comm);
+
 // The container id (64 hex) from a process's cgroup path, or "".
 std::string container_id_of(uint32_t pid);
 
