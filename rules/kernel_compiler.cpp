@@ -129,20 +129,22 @@ KernelCompilation analyze_kernel_policy(const RuleSet& rules) {
     return out;
 }
 
-SourceLocation enforcement_location(const RuleReport& report) {
-    bool overridden = !report.action_location.file.empty() && report.action_location.file != report.location.file;
-    return overridden ? report.action_location : report.location;
+std::vector<Error> unenforceable_rules(const KernelCompilation& kernel) {
+    std::vector<Error> out;
+    for (const auto& report : kernel.report) {
+        if (report.placement != Placement::kUnsupported) continue;
+        bool overridden = !report.action_location.file.empty() && report.action_location.file != report.location.file;
+        SourceLocation at = overridden ? report.action_location : report.location;
+        std::string defined = overridden ? ", defined at " + report.location.to_string() : "";
+        out.push_back(Error{at, "rules: rule '" + report.rule + "' (action " + std::string(to_string(report.action)) +
+                                    defined + ") cannot be enforced in the kernel: " + report.reason});
+    }
+    return out;
 }
 
 Result<KernelCompilation> compile_kernel_policy(const RuleSet& rules) {
     KernelCompilation out = analyze_kernel_policy(rules);
-    for (const auto& report : out.report) {
-        if (report.placement != Placement::kUnsupported) continue;
-        SourceLocation at = enforcement_location(report);
-        std::string defined = at.file == report.location.file ? "" : ", defined at " + report.location.to_string();
-        return Error{at, "rules: rule '" + report.rule + "' (action " + std::string(to_string(report.action)) +
-                             defined + ") cannot be enforced in the kernel: " + report.reason};
-    }
+    if (auto errors = unenforceable_rules(out); !errors.empty()) return errors.front();
     return out;
 }
 

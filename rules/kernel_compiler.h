@@ -40,10 +40,6 @@ struct RuleReport {
     std::string reason;  // for kUserspace and kUnsupported
 };
 
-// Where an "cannot be enforced in the kernel" error belongs: the override
-// that made the rule block or ask, when that is in a later file than the
-// rule itself; else the rule.
-SourceLocation enforcement_location(const RuleReport& report);
 
 struct KernelCompilation {
     KernelPolicy policy;
@@ -56,5 +52,11 @@ KernelCompilation analyze_kernel_policy(const RuleSet& rules);
 // Fails on the first enabled block/ask rule the kernel cannot enforce, with
 // a message naming the rule, its action and the sub-expression at fault.
 Result<KernelCompilation> compile_kernel_policy(const RuleSet& rules);
+
+// Every rule the analysis could not place (Placement::kUnsupported), each
+// one error that makes loading fail: at the override that made the rule
+// block or ask when that is in a later file than the rule, else at the rule.
+// compile_kernel_policy() fails with the first; `rules validate` lists all.
+std::vector<Error> unenforceable_rules(const KernelCompilation& kernel);
 
 }  // namespace bulkhead::rules

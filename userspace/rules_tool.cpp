@@ -110,16 +110,7 @@ int validate(const std::vector<std::string>& files, bool json) {
     }
     const rules::KernelCompilation kernel = rules::analyze_kernel_policy(*loaded);
     std::vector<std::string> errors;
-    for (const auto& r : kernel.report)
-        if (r.placement == Placement::kUnsupported &&
-            (r.action == rules::Action::kBlock || r.action == rules::Action::kAsk))
-        {
-            rules::SourceLocation at = rules::enforcement_location(r);
-            std::string defined = at.file == r.location.file ? "" : ", defined at " + r.location.to_string();
-            errors.push_back(at.to_string() + ": rules: rule '" + r.rule + "' (action " +
-                             std::string(rules::to_string(r.action)) + defined +
-                             ") cannot be enforced in the kernel: " + r.reason);
-        }
+    for (const auto& e : rules::unenforceable_rules(kernel)) errors.push_back(e.to_string());
     std::map<std::string, int> counts;
     nlohmann::json report = nlohmann::json::array();
     for (size_t i = 0; i < loaded->rules.size(); ++i) {
@@ -151,7 +142,7 @@ int validate(const std::vector<std::string>& files, bool json) {
               << " userspace, " << counts["unsupported"] << " unsupported, " << counts["disabled"] << " disabled; "
               << loaded->macros.size() << " macros, " << loaded->lists.size() << " lists\n";
     if (!errors.empty())
-        std::cerr << errors.size() << " block/ask rule(s) cannot be enforced in the kernel: the daemon would "
+        std::cerr << errors.size() << " rule(s) cannot be enforced in the kernel: the daemon would "
                      "refuse these files\n";
     return errors.empty() ? 0 : 1;
 }
