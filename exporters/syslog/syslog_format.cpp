@@ -63,15 +63,14 @@ std::string syslog_timestamp(int64_t unix_ns) {
     return buf;
 }
 
-std::string format_rfc5424(const events::Event& e, const SyslogFormat& f) {
-    int severity = event_priority(e);
-    std::string msg = "<" + std::to_string(f.facility * 8 + severity) + ">1 " +
-                      syslog_timestamp(e.time_unix_ns) + " " + header_field(f.hostname, 255) + " " +
-                      header_field(f.app_name, 48) + " " + header_field(f.procid, 128) + " " +
-                      header_field(e.kind, 32) + " [" + f.sd_id;
+namespace {
+
+// [SD-ID rule="…" …]: what a SIEM filters on.
+std::string structured_data(const events::Event& e, const SyslogFormat& f, int severity) {
+    std::string sd = "[" + f.sd_id;
     auto param = [&](const char* name, const std::string& value) {
         if (!value.empty())
-            msg += std::string(" ") + name + "=\"" + sd_escape(value) + "\"";
+            sd += std::string(" ") + name + "=\"" + sd_escape(value) + "\"";
     };
     param("rule", e.rule);
     param("priority", priority_name(severity));
@@ -91,16 +90,43 @@ std::string format_rfc5424(const events::Event& e, const SyslogFormat& f) {
     param("workspace", e.workspace);
     param("tool_use_id", e.tool_use_id);
     param("count", e.count ? std::to_string(e.count) : "");
-    msg += "]";
-    std::string text = sanitize_utf8(events::output_line(e));
-    if (!e.output.empty())
-        text = sanitize_utf8(e.output);
-    // MSG is cut (on a UTF-8 boundary) so the whole message fits max_size;
-    // the header and structured data are never cut.
-    std::string prefix = f.bom ? " \xEF\xBB\xBF" : " ";
-    size_t room = f.max_size > msg.size() + prefix.size() ? f.max_size - msg.size() - prefix.size() : 0;
-    msg += prefix + utf8_prefix(text, room);
-    return msg;
+    return sd + "]";
+}
+
+std::string message_text(const events::Event& e) {
+    return sanitize_utf8(e.output.empty() ? events::output_line(e) : e.output);
+}
+
+// MSG is cut (on a UTF-8 boundary) so the whole message fits max_size; the
+// header and structured data are never cut.
+std::string fit(std::string head, const std::string& text, size_t max_size) {
+    size_t room = max_size > head.size() ? max_size - head.size() : 0;
+    return head + utf8_prefix(text, room);
+}
+
+}  // namespace
+
+std::string format_rfc5424(const events::Event& e, const SyslogFormat& f) {
+    int severity = event_priority(e);
+    std::string head = "<" + std::to_string(f.facility * 8 + severity) + ">1 " +
+                       syslog_timestamp(e.time_unix_ns) + " " + header_field(f.hostname, 255) + " " +
+                       header_field(f.app_name, 48) + " " + header_field(f.procid, 128) + " " +
+                       header_field(e.kind, 32) + " " + structured_data(e, f, severity) +
+                       (f.bom ? " \xEF\xBB\xBF" : " ");
+    return fit(std::move(head), message_text(e), f.max_size);
+}
+
+std::string format_local(const events::Event& e, const SyslogFormat& f) {
+    int severity = event_priority(e);
+    time_t secs = static_cast<time_t>(e.time_unix_ns / 1'000'000'000);
+    struct tm tm {};
+    localtime_r(&secs, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+    std::string head = "<" + std::to_string(f.facility * 8 + severity) + ">" + stamp + " " +
+                       header_field(f.app_name, 48) + "[" + header_field(f.procid, 128) + "]: " +
+                       structured_data(e, f, severity) + " ";
+    return fit(std::move(head), message_text(e), f.max_size);
 }
 
 }  // namespace bulkhead::exporters

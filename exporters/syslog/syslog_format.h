@@ -7,6 +7,13 @@
 // two scales are the same). MSGID is the event kind; the structured data
 // carries the rule, priority, session, agent, verdict and the other fields
 // a SIEM filters on; MSG is the alert's output line, UTF-8 with a BOM.
+//
+// The local socket (/dev/log) gets what syslog(3) writes instead, because
+// that is the only form journald and a stock rsyslog imuxsock parse:
+//
+//   <PRI>Mmm dd hh:mm:ss APP-NAME[PROCID]: [SD-ID rule="…" …] MSG
+//
+// (local time, no host name, the structured data at the start of MSG).
 #pragma once
 
 #include <cstddef>
@@ -28,9 +35,11 @@ struct SyslogFormat {
     std::string sd_id = "bulkhead@32473";
     bool bom = true;
     size_t max_size = 8192;             // the whole message, in octets; MSG is cut to fit
+    bool local = false;                 // format_local(), for /dev/log
 };
 
 std::string format_rfc5424(const events::Event& e, const SyslogFormat& f);
+std::string format_local(const events::Event& e, const SyslogFormat& f);
 
 // "user", "auth", "local0".., or a number 0..23.
 std::optional<int> parse_facility(std::string_view name);

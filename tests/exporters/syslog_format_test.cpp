@@ -79,6 +79,24 @@ TEST(SyslogFormat, WholeMessage) {
     EXPECT_EQ(no_bom.find("\xEF\xBB\xBF"), std::string::npos);
 }
 
+TEST(SyslogFormat, LocalSocketMessageIsWhatSyslog3Writes) {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    SyslogFormat f;
+    f.procid = "4242";
+    f.facility = 4;
+    auto e = test::sample_event(3);
+    EXPECT_EQ(format_local(e, f),
+              "<34>Jan  2 03:04:05 bulkhead[4242]: [bulkhead@32473 rule=\"Read SSH private key\" "
+              "priority=\"Critical\" session=\"42\" agent=\"claude-code\" verdict=\"deny\" action=\"block\" "
+              "op=\"read\" path=\"/home/dev/.ssh/id_rsa-3\" pid=\"1003\" uid=\"1000\" exe=\"/usr/bin/cat\" "
+              "err=\"EPERM\" risk=\"30\" level=\"bpf-lsm\" workspace=\"/home/dev/project\"] "
+              "Denied read of /home/dev/.ssh/id_rsa-3 by cat (session=42 agent=claude-code)");
+    f.max_size = 480;
+    e.output = std::string(1000, 'x');
+    EXPECT_EQ(format_local(e, f).size(), 480u) << "MSG is cut, the header and fields are not";
+}
+
 TEST(SyslogFormat, LongMessagesAreCutOnACharacterBoundary) {
     SyslogFormat f;
     f.max_size = 600;
