@@ -13,7 +13,7 @@ packages=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev googletest
   qemu-system-x86 busybox-static cpio gzip kmod iproute2 python3
-  libcurl4-openssl-dev openssl rsyslog rsyslog-openssl
+  libcurl4-openssl-dev openssl rsyslog rsyslog-openssl rsyslog-relp
 )
 
 missing=()

@@ -8,11 +8,12 @@ namespace bulkhead::exporters {
 Result<std::unique_ptr<Exporter>> make_syslog_exporter(const SinkConfig& config, SinkReader& r,
                                                        const Options& options) {
     TransportOptions t;
-    t.kind = r.choice("transport", {"udp", "tcp", "tls", "unix"}, "udp");
+    t.kind = r.choice("transport", {"udp", "tcp", "tls", "relp", "unix"}, "udp");
     t.host = r.str("host", "127.0.0.1");
-    t.port = static_cast<int>(r.integer("port", 1, 65535, t.kind == "tls" ? 6514 : 514));
+    t.port = static_cast<int>(r.integer("port", 1, 65535, t.kind == "tls" ? 6514 : t.kind == "relp" ? 2514 : 514));
     t.socket_path = r.str("socket", "/dev/log");
     t.timeout = std::chrono::milliseconds(r.integer("timeout_ms", 1, 600'000, 5000));
+    t.replay = std::chrono::milliseconds(r.integer("replay_ms", 0, 600'000, 2000));
     SinkReader& tls = r.child("tls");
     t.tls.ca_file = tls.str("ca");
     t.tls.ca_path = tls.str("ca_path");
@@ -38,6 +39,10 @@ Result<std::unique_ptr<Exporter>> make_syslog_exporter(const SinkConfig& config,
         f.sd_id.find_first_of(" =]\"") != std::string::npos)
         r.fail("sd_id", "an SD-ID is 1 to 32 printable characters without space, '=', ']' or '\"'");
     f.bom = r.boolean("bom", true);
+    f.local = r.choice("format", {"rfc5424", "local"}, t.kind == "unix" ? "local" : "rfc5424") == "local";
+    if (f.local && t.kind != "unix")
+        r.fail("format", "format 'local' is syslog(3)'s form for the local socket (transport: unix); "
+                         "a network receiver expects rfc5424");
     f.max_size = static_cast<size_t>(
         r.integer("max_message_size", 480, 1 << 20, t.kind == "udp" ? 2048 : 8192));
     if (auto e = r.finish(); !e)

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "syslog/transport.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <optional>
+#include <utility>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +28,14 @@ std::string octet_frame(const std::string& message) {
 }
 
 namespace {
+
+// What a peer said, safe to log: printable ASCII, others as '?'.
+std::string printable(std::string text) {
+    for (char& c : text)
+        if (c < 32 || c > 126)
+            c = '?';
+    return text;
+}
 
 std::string errno_text(const std::string& what, int err) {
     return what + ": " + std::strerror(err);
@@ -109,25 +121,67 @@ bool peer_closed(int fd) {
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+// TCP and TLS syslog have no acknowledgement: when a receiver dies, what
+// sat unread in its socket buffer is gone although our writes succeeded.
+// So each stream connection remembers the frames it wrote in the last
+// `window`, and a new connection writes them again before anything else:
+// a receiver's crash costs duplicates (byte-identical frames), never loss.
+class ReplayWindow {
+public:
+    explicit ReplayWindow(std::chrono::milliseconds window) : window_(window) {}
+    void wrote(const std::string& frame) {
+        if (window_.count() == 0)
+            return;
+        auto now = std::chrono::steady_clock::now();
+        frames_.emplace_back(now, frame);
+        bytes_ += frame.size();
+        while (!frames_.empty() && (now - frames_.front().first > window_ || frames_.size() > kMaxFrames ||
+                                    bytes_ > kMaxBytes)) {
+            bytes_ -= frames_.front().second.size();
+            frames_.pop_front();
+        }
+    }
+    // The frames to write again on a new connection, oldest first.
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> take() {
+        bytes_ = 0;
+        return std::exchange(frames_, {});
+    }
+
+private:
+    static constexpr size_t kMaxFrames = 10000;
+    static constexpr size_t kMaxBytes = 4 << 20;
+    std::chrono::milliseconds window_;
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> frames_;
+    size_t bytes_ = 0;
+};
+
 // UDP, TCP and the unix socket: a plain socket, opened on first use and
 // after an error. Streams carry octet-counted frames; datagrams one message.
 class SocketTransport : public Transport {
 public:
-    SocketTransport(TransportOptions o, bool stream) : o_(std::move(o)), stream_(stream) {}
+    SocketTransport(TransportOptions o, bool stream) : o_(std::move(o)), stream_(stream), replay_(o_.replay) {}
     ~SocketTransport() override { close(); }
     Result<void> send(const std::string& message) override {
         if (fd_ >= 0 && stream_ && peer_closed(fd_))
             close();
+        // Blocking with SO_SNDTIMEO: a full receiver delays, then fails.
+        int err = 0;
         if (fd_ < 0) {
             auto fd = open();
             if (!fd)
                 return Error{fd.error()};
             fd_ = *fd;
+            for (auto& [when, frame] : replay_.take()) {
+                if (!send_all(fd_, frame, &err))
+                    return Error{errno_text("syslog: send (replay) to " + where(), err)};
+                replay_.wrote(frame);
+            }
         }
-        // Blocking with SO_SNDTIMEO: a full receiver delays, then fails.
-        int err = 0;
-        if (!send_all(fd_, stream_ ? octet_frame(message) : message, &err))
+        std::string frame = stream_ ? octet_frame(message) : message;
+        if (!send_all(fd_, frame, &err))
             return Error{errno_text("syslog: send to " + where(), err)};
+        if (stream_)
+            replay_.wrote(frame);
         return {};
     }
     void close() override {
@@ -143,6 +197,7 @@ protected:
 
 private:
     bool stream_;
+    ReplayWindow replay_;
     int fd_ = -1;
 };
 
@@ -185,7 +240,7 @@ class TlsTransport : public Transport {
 public:
     static constexpr int kRefusalWaitMs = 200;
 
-    explicit TlsTransport(TransportOptions o) : o_(std::move(o)) {}
+    explicit TlsTransport(TransportOptions o) : o_(std::move(o)), replay_(o_.replay) {}
     ~TlsTransport() override {
         close();
         if (ctx_)
@@ -234,17 +289,19 @@ public:
     Result<void> send(const std::string& message) override {
         if (ssl_ && closed_by_peer())
             close();
-        if (!ssl_)
+        if (!ssl_) {
             if (auto r = connect(); !r)
                 return r;
-        std::string frame = octet_frame(message);
-        size_t off = 0;
-        while (off < frame.size()) {
-            size_t written = 0;
-            if (SSL_write_ex(ssl_, frame.data() + off, frame.size() - off, &written) != 1)
-                return Error{"syslog: TLS write to " + peer_name(o_) + ": " + ssl_errors()};
-            off += written;
+            for (auto& [when, frame] : replay_.take()) {
+                if (auto w = write(frame); !w)
+                    return w;
+                replay_.wrote(frame);
+            }
         }
+        std::string frame = octet_frame(message);
+        if (auto w = write(frame); !w)
+            return w;
+        replay_.wrote(frame);
         return {};
     }
 
@@ -260,6 +317,17 @@ public:
     }
 
 private:
+    Result<void> write(const std::string& frame) {
+        size_t off = 0;
+        while (off < frame.size()) {
+            size_t written = 0;
+            if (SSL_write_ex(ssl_, frame.data() + off, frame.size() - off, &written) != 1)
+                return Error{"syslog: TLS write to " + peer_name(o_) + ": " + ssl_errors()};
+            off += written;
+        }
+        return {};
+    }
+
     Result<void> connect() {
         if (auto r = check(); !r)
             return r;
@@ -324,9 +392,137 @@ private:
     }
 
     TransportOptions o_;
+    ReplayWindow replay_;
     SSL_CTX* ctx_ = nullptr;
     SSL* ssl_ = nullptr;
     int fd_ = -1;
+};
+
+// RELP, rsyslog's Reliable Event Logging Protocol (relp.html of its
+// documentation): frames "TXNR SP COMMAND SP DATALEN [SP DATA] LF", and the
+// receiver answers each with "TXNR rsp LEN 200 OK" once it has taken the
+// message. send() returns only then, so a receiver's crash loses nothing:
+// a message it did not acknowledge stays in the spool and goes again (a
+// crash between taking and answering can repeat that one message).
+class RelpTransport : public Transport {
+public:
+    explicit RelpTransport(TransportOptions o) : o_(std::move(o)) {}
+    ~RelpTransport() override { close(); }
+
+    Result<void> send(const std::string& message) override {
+        if (fd_ < 0)
+            if (auto r = open(); !r)
+                return r;
+        auto r = command("syslog", message);
+        if (!r)
+            drop();
+        return r;
+    }
+    void close() override {
+        if (fd_ >= 0)
+            (void)command("close", "");  // its answer carries no status
+        drop();
+    }
+
+private:
+    static constexpr size_t kMaxAnswer = 64 * 1024;
+
+    struct Frame {
+        unsigned long txnr = 0;
+        std::string command, data;
+    };
+
+    Result<void> open() {
+        auto fd = connect_to(o_, SOCK_STREAM);
+        if (!fd)
+            return Error{fd.error()};
+        fd_ = *fd;
+        txnr_ = 0;
+        in_.clear();
+        auto r = command("open", "relp_version=0\nrelp_software=bulkhead\ncommands=syslog");
+        if (!r)
+            drop();
+        return r;
+    }
+    void drop() {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+    // One command and its answer, which must be "rsp" with status 200.
+    Result<void> command(const std::string& cmd, const std::string& data) {
+        txnr_ = txnr_ % 999'999'999 + 1;
+        std::string frame = std::to_string(txnr_) + " " + cmd + " " + std::to_string(data.size()) +
+                            (data.empty() ? "" : " " + data) + "\n";
+        int err = 0;
+        if (!send_all(fd_, frame, &err))
+            return Error{errno_text("syslog: RELP send to " + peer_name(o_), err)};
+        auto f = read_frame();
+        if (!f)
+            return Error{f.error()};
+        if (f->command == "serverclose")
+            return Error{"syslog: RELP: " + peer_name(o_) + " closed the session"};
+        if (f->command != "rsp" || f->txnr != txnr_)
+            return Error{"syslog: RELP: " + peer_name(o_) + " answered '" + f->command + "' for transaction " +
+                         std::to_string(f->txnr) + ", expected 'rsp' for " + std::to_string(txnr_)};
+        if (cmd != "close" && f->data.compare(0, 3, "200") != 0)
+            return Error{"syslog: RELP: " + peer_name(o_) + " refused " + cmd + ": " +
+                         printable(f->data.substr(0, std::min<size_t>(f->data.find('\n'), 200)))};
+        return {};
+    }
+
+    // Reads one frame (bounded: a peer cannot make us buffer without end).
+    Result<Frame> read_frame() {
+        for (;;) {
+            if (auto f = parse(); !f)
+                return Error{f.error()};
+            else if (f->has_value())
+                return std::move(**f);
+            char buf[4096];
+            ssize_t n = recv(fd_, buf, sizeof buf, 0);
+            if (n == 0)
+                return Error{"syslog: RELP: " + peer_name(o_) + " closed the connection"};
+            if (n < 0)
+                return Error{errno_text("syslog: RELP: no answer from " + peer_name(o_), errno)};
+            in_.append(buf, static_cast<size_t>(n));
+        }
+    }
+    // A whole frame from in_, nullopt when more bytes are needed.
+    Result<std::optional<Frame>> parse() {
+        auto bad = [&](const char* why) {
+            return Error{"syslog: RELP: malformed answer from " + peer_name(o_) + ": " + why};
+        };
+        size_t sp1 = in_.find(' ');
+        size_t sp2 = sp1 == std::string::npos ? sp1 : in_.find(' ', sp1 + 1);
+        size_t len_end = sp2 == std::string::npos ? sp2 : in_.find_first_not_of("0123456789", sp2 + 1);
+        if (len_end == std::string::npos)
+            return in_.size() > 64 ? Result<std::optional<Frame>>(bad("no header in 64 bytes"))
+                                   : Result<std::optional<Frame>>(std::optional<Frame>());
+        Frame f;
+        std::string txnr = in_.substr(0, sp1), len = in_.substr(sp2 + 1, len_end - sp2 - 1);
+        if (txnr.empty() || txnr.size() > 9 || txnr.find_first_not_of("0123456789") != std::string::npos ||
+            len.empty() || len.size() > 9)
+            return bad("bad transaction number or length");
+        f.txnr = std::stoul(txnr);
+        f.command = in_.substr(sp1 + 1, sp2 - sp1 - 1);
+        size_t datalen = std::stoul(len);
+        if (datalen > kMaxAnswer)
+            return bad("answer longer than 64 KiB");
+        size_t data_at = len_end + (datalen ? 1 : 0);
+        if (in_.size() < data_at + datalen + 1)
+            return std::optional<Frame>();
+        if ((datalen && in_[len_end] != ' ') || in_[data_at + datalen] != '\n')
+            return bad("no separator or trailer");
+        f.data = in_.substr(data_at, datalen);
+        in_.erase(0, data_at + datalen + 1);
+        return std::optional<Frame>(std::move(f));
+    }
+
+    TransportOptions o_;
+    int fd_ = -1;
+    unsigned long txnr_ = 0;
+    std::string in_;
 };
 
 }  // namespace
@@ -338,6 +534,8 @@ std::unique_ptr<Transport> make_transport(const TransportOptions& options) {
         return std::make_unique<SocketTransport>(options, /* stream = */ true);
     if (options.kind == "tls")
         return std::make_unique<TlsTransport>(options);
+    if (options.kind == "relp")
+        return std::make_unique<RelpTransport>(options);
     return std::make_unique<UnixTransport>(options);
 }
 

@@ -2,9 +2,13 @@
 // How syslog messages leave the host: UDP (RFC 5426, one message per
 // datagram), TCP with octet-counting framing (RFC 6587 §3.4.1), TLS (RFC
 // 5425: octet counting inside TLS, PKIX validation of the server's name,
-// optional client certificate) and the local /dev/log datagram socket.
+// optional client certificate), RELP (rsyslog's acknowledged protocol:
+// each message is answered, so nothing is lost or repeated by an outage)
+// and the local /dev/log datagram socket.
 // Connection-based transports connect lazily and reconnect on the next send
-// after an error; the sink's worker does the backoff.
+// after an error; the sink's worker does the backoff. TCP and TLS have no
+// acknowledgement, so a new connection first repeats what the last one
+// carried in its final `replay` window (a dead receiver's unread buffer).
 #pragma once
 
 #include <chrono>
@@ -25,12 +29,15 @@ struct TlsOptions {
 };
 
 struct TransportOptions {
-    std::string kind;           // udp | tcp | tls | unix
+    std::string kind;           // udp | tcp | tls | relp | unix
     std::string host;
     int port = 0;
     std::string socket_path;    // unix
     TlsOptions tls;
     std::chrono::milliseconds timeout{5000};  // connect, handshake and each write
+    // tcp, tls: frames written in this window before a connection died are
+    // written again on the next one (duplicates, not loss); 0 = off.
+    std::chrono::milliseconds replay{2000};
 };
 
 class Transport {

@@ -49,7 +49,7 @@ TEST(Factory, BadConfigsNameTheSinkAndTheKey) {
         {"[{name: a, type: ocsf, path: /tmp/x, alerts_as: both}]",
          "key 'alerts_as': expected one of activity|finding, got 'both'"},
         {"[{name: a, type: syslog, transport: smoke}]",
-         "key 'transport': expected one of tcp|tls|udp|unix, got 'smoke'"},
+         "key 'transport': expected one of relp|tcp|tls|udp|unix, got 'smoke'"},
         {"[{name: a, type: syslog, port: 70000}]", "sink 'a': key 'port': expected an integer in 1..65535"},
         {"[{name: a, type: syslog, facility: kitchen}]", "key 'facility': unknown facility 'kitchen'"},
         {"[{name: a, type: syslog, sd_id: 'has space'}]", "key 'sd_id'"},
