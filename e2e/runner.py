@@ -364,8 +364,11 @@ class Runner:
         if "RUN" in case:
             agent = case.get("AGENT", "test")
             wrapped = f'echo "{SESSION_TAG}${{BULKHEAD_SESSION-}}" >&2\n' + case["RUN"]
+            # The daemon's own config, so that level 2 protects the state it
+            # names (the audit key) as the daemon does.
+            config = os.path.join(env.get("E2E_STATE", "/run/bulkhead-e2e"), "lab-config.yaml")
             argv = [self.bulkhead, "run", "--agent", agent] + (["--level", self.args.level] if self.args.level else []) \
-                + ["--", "sh", "-c", wrapped]
+                + (["--config", config] if os.path.exists(config) else []) + ["--", "sh", "-c", wrapped]
             log.write(b"---- RUN (in a session):\n" + case["RUN"].encode() + b"\n")
             rc, out = self.run_argv(argv, env, timeout, log, "RUN")
         else:

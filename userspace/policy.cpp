@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policy.h"
 
+#include <filesystem>
+#include <set>
+
+#include "audit/audit_log.h"
 #include "events/event.h"
 #include "rules/event_types.h"
 
@@ -19,13 +23,15 @@ rules::Error cannot_hold(const std::string& guard, const std::vector<std::string
 }  // namespace
 
 rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
-                                        const guards::PlanInputs& inputs) {
+                                        const guards::PlanInputs& inputs,
+                                        const std::vector<rules::FileProtection>& builtin) {
     auto rs = rules::load_rule_files(files);
     if (!rs)
         return rs.error();
     auto compiled = rules::compile_kernel_policy(*rs);
     if (!compiled)
         return compiled.error();
+    compiled->policy.files.insert(compiled->policy.files.end(), builtin.begin(), builtin.end());
     LoadedPolicy p{std::move(*rs), std::move(*compiled), {}, {}, {}, nullptr, nullptr};
     for (const auto& r : p.rules.rules)
         p.tags[r.name] = r.tags;
@@ -53,6 +59,50 @@ rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
     if (!hook_evaluator)
         return hook_evaluator.error();
     p.hook_evaluator = std::make_shared<const rules::Evaluator>(std::move(*hook_evaluator));
+    return p;
+}
+
+rules::FileProtection state_protection(const config::Config& cfg) {
+    rules::FileProtection p;
+    p.rule = "Self guard: bulkhead's state";
+    p.file = "(built in)";
+    p.verdict = rules::KernelVerdict::kDeny;
+    p.ops = rules::kOpRead | rules::kOpWrite | rules::kOpCreate | rules::kOpRename | rules::kOpUnlink |
+            rules::kOpLink;
+    p.priority = "Critical";
+    p.risk = 100;
+    std::set<std::string> seen;
+    auto add = [&](rules::TargetKind kind, const std::string& path) {
+        if (path.empty())
+            return;
+        std::error_code ec;
+        std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+        if (!ec && seen.insert(abs).second)
+            p.targets.push_back({kind, abs});
+    };
+    add(rules::TargetKind::kPath, cfg.path);
+    add(rules::TargetKind::kSubtree, cfg.spool_root);
+    auto str = [](const YAML::Node& n, const char* key) {
+        return n.IsMap() && n[key] && n[key].IsScalar() ? n[key].as<std::string>() : std::string();
+    };
+    if (cfg.exporters.IsSequence())
+        for (const auto& sink : cfg.exporters) {
+            if (!sink.IsMap())
+                continue;  // the sink factory reports it
+            if (str(sink, "type") == "audit") {
+                // The log itself, not its directory: that may be /var/log.
+                const exporters::audit::AuditConfig defaults;
+                std::string log = str(sink, "path");
+                std::string key = str(sink, "secret_key");
+                add(rules::TargetKind::kPath, log.empty() ? defaults.path : log);
+                add(rules::TargetKind::kPath, key.empty() ? defaults.secret_key : key);
+                add(rules::TargetKind::kPath, str(sink, "public_key"));
+            }
+            if (sink["spool"])
+                add(rules::TargetKind::kSubtree, str(sink["spool"], "dir"));
+            if (sink["tls"])
+                add(rules::TargetKind::kPath, str(sink["tls"], "key"));
+        }
     return p;
 }
 

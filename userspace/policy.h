@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "guards/file_guard.h"
 #include "guards/net_guard.h"
 #include "rules/rules.h"
@@ -29,8 +30,18 @@ struct LoadedPolicy {
 };
 
 // Returns an error text naming file:line and the rule on any failure.
+// `builtin` protections join the compiled ones whatever the rule files say.
 rules::Result<LoadedPolicy> load_policy(const std::vector<std::string>& files,
-                                        const guards::PlanInputs& inputs);
+                                        const guards::PlanInputs& inputs,
+                                        const std::vector<rules::FileProtection>& builtin = {});
+
+// bulkhead's own state as its configuration names it, wherever that is: the
+// config file, the spools, every audit log's directory and signing key, the
+// sinks' TLS keys. A session that read the key could forge the audit trail,
+// one that wrote the config could turn the guard off at the next start. No
+// rule file can remove this protection (the shipped rule 'Access bulkhead
+// state' covers only the default directories).
+rules::FileProtection state_protection(const config::Config& cfg);
 
 // Warnings, one per userspace rule whose evt.type list names none of the
 // types the daemon's events carry (events::produced_evt_types()): it loads

@@ -119,6 +119,7 @@ std::string load_vm(const YAML::Node& v, const std::string& path, VmConfig* vm) 
 
 std::optional<Config> load(const std::string& path, std::string* error) {
     Config c = defaults();
+    c.path = path;
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);

@@ -54,6 +54,7 @@ struct VmConfig {
 };
 
 struct Config {
+    std::string path;                      // the file it was loaded from; "" = defaults
     std::vector<std::string> rules;        // rule files, loaded in order
     std::string socket = "/run/bulkhead/control.sock";
     // Agents' hooks (`bulkhead hook AGENT`) run as the agent's user: this

@@ -426,7 +426,7 @@ void Daemon::save_sessions() {
 }
 
 bool Daemon::reload(std::string* error) {
-    auto loaded = load_policy(opts_.config.rules, plan_inputs());
+    auto loaded = load_policy(opts_.config.rules, plan_inputs(), {state_protection(opts_.config)});
     if (!loaded) {
         *error = loaded.error().to_string();
         return false;
@@ -705,7 +705,14 @@ events::Event Daemon::publish(events::Event e) {
     if (e.kind == "file" && policy_) {
         const auto& rules = policy_->plan.rules;
         if (e.rule_id >= 1 && e.rule_id <= rules.size()) {
-            apply_rule(e, rules[e.rule_id - 1].name);
+            const auto& info = rules[e.rule_id - 1];
+            apply_rule(e, info.name);
+            if (!policy_->rules.find_rule(info.name)) {  // a built-in protection
+                e.priority = info.priority;
+                e.risk = info.risk;
+                e.action = info.verdict == "deny" ? "block" : "audit";
+                e.tags = {"bulkhead", "self_guard", "mitre_defense_evasion"};
+            }
             // The read that tainted the session, now with its path.
             const auto* rule = policy_->rules.find_rule(e.rule);
             if (session && rule && !rule->taint.empty() && e.verdict == "audit" &&

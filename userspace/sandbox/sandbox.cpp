@@ -108,7 +108,7 @@ std::optional<rules::KernelPolicy> load_session_policy(const std::string& config
     for (const auto& a : cfg.agents)
         in.agent_kinds.emplace(a.name, static_cast<uint32_t>(in.agent_kinds.size() + 1));
     in.agent_kinds.emplace(agent, static_cast<uint32_t>(in.agent_kinds.size() + 1));
-    auto loaded = load_policy(cfg.rules, in);
+    auto loaded = load_policy(cfg.rules, in, {state_protection(cfg)});
     if (!loaded) {
         *error = loaded.error().to_string();
         return std::nullopt;

@@ -1058,6 +1058,36 @@ TEST_P(RealBinary, RunContainsTheSessionWithoutADaemon) {
         EXPECT_NE(s.out.find(want), std::string::npos) << want << "\n" << s.out;
 }
 
+// bulkhead's own state where the configuration puts it, outside the
+// directories the shipped rule names: the audit signing key cannot be read
+// or replaced, the config cannot be rewritten, and a file beside them stays
+// usable.
+TEST_P(RealBinary, ConfiguredStateIsProtectedWhereverItIs) {
+    fs::create_directories(root_ / "state");
+    std::ofstream(root_ / "state/audit.key") << "BULKHEAD-SECRET-AUDIT-KEY";
+    std::ofstream(root_ / "state/notes") << "a neighbour";
+    std::string cfg = (root_ / "state/bulkhead.yaml").string();
+    std::ofstream(cfg) << "exporters:\n  - {name: a, type: audit, path: " << (root_ / "state/audit.jsonl").string()
+                       << ", secret_key: " << (root_ / "state/audit.key").string() << "}\n"
+                       << "spool_root: " << (root_ / "spool").string() << "\n";
+    for (auto& e : fs::recursive_directory_iterator(root_ / "state"))
+        ::chmod(e.path().c_str(), 0666);
+    ::chmod((root_ / "state").c_str(), 0777);
+    auto s = sh(prefix_ + "--level landlock --config " + cfg + " -- sh -c '"
+                "cat " + (root_ / "state/audit.key").string() + "; echo key=$?; "
+                "echo forged > " + (root_ / "state/audit.key").string() + "; echo replace=$?; "
+                "echo \"rules: []\" >> " + cfg + "; echo config=$?; "
+                "cat " + (root_ / "state/notes").string() + "; echo; echo notes=$?'");
+    EXPECT_EQ(s.exit_code, 0) << s.out;
+    EXPECT_EQ(s.out.find("BULKHEAD-SECRET-AUDIT-KEY"), std::string::npos) << "LEAK:\n" << s.out;
+    for (const char* want : {"key=1", "replace=2", "config=2", "a neighbour", "notes=0",
+                             "audit.key: Permission denied", "bulkhead.yaml: Permission denied"})
+        EXPECT_NE(s.out.find(want), std::string::npos) << want << "\n" << s.out;
+    std::ifstream key(root_ / "state/audit.key");
+    std::string content((std::istreambuf_iterator<char>(key)), {});
+    EXPECT_EQ(content, "BULKHEAD-SECRET-AUDIT-KEY");
+}
+
 TEST_P(RealBinary, ObserveRunsUnenforcedAndSaysSo) {
     auto s = sh(prefix_ + "--level observe -- cat " + (root_ / "home/.ssh/id_ed25519").string());
     EXPECT_EQ(s.exit_code, 0) << s.out;
