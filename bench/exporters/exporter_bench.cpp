@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // bulkhead-exporter-bench: events per second through the JSONL, OCSF,
-// syslog (UDP, TCP, the local Unix socket) and HTTP sinks, each to a
+// syslog (UDP, TCP, TLS, the local Unix socket) and HTTP sinks, each to a
 // receiver in this process that only reads, as ratios against a baseline
 // measured in the same run
 // (formatting an event with events::to_json alone), plus the daemon-side
@@ -26,6 +26,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
 #include <yaml-cpp/yaml.h>
 
 #include "bench_event.h"
@@ -129,6 +130,40 @@ void discard(int fd, std::atomic<bool>& stop) {
     }
 }
 
+// Syslog over TLS: handshake with the bench's own certificate, read and
+// forget.
+SSL_CTX* g_tls_server = nullptr;
+
+void tls_discard(int fd, std::atomic<bool>& stop) {
+    SSL* ssl = SSL_new(g_tls_server);
+    SSL_set_fd(ssl, fd);
+    int rc;
+    while ((rc = SSL_accept(ssl)) != 1 && !stop && SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ) {
+    }
+    char buf[65536];
+    while (rc == 1 && !stop) {
+        int n = SSL_read(ssl, buf, sizeof buf);
+        if (n <= 0 && SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ)
+            break;
+    }
+    SSL_free(ssl);
+}
+
+// A CA-less self-signed server certificate for 127.0.0.1 in dir, loaded
+// into g_tls_server; exits when openssl is missing.
+void make_tls_server(const std::string& dir) {
+    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+                      "-subj /CN=bench -addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/tls.key -out " +
+                      dir + "/tls.pem >/dev/null 2>&1";
+    g_tls_server = SSL_CTX_new(TLS_server_method());
+    if (std::system(cmd.c_str()) != 0 ||
+        SSL_CTX_use_certificate_file(g_tls_server, (dir + "/tls.pem").c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_use_PrivateKey_file(g_tls_server, (dir + "/tls.key").c_str(), SSL_FILETYPE_PEM) != 1) {
+        std::fprintf(stderr, "bench: cannot make the TLS receiver's certificate (is openssl installed?)\n");
+        std::exit(1);
+    }
+}
+
 // HTTP/1.1 with keep-alive: each request (head and Content-Length body)
 // answered 200 with an empty body.
 void http_ok(int fd, std::atomic<bool>& stop) {
@@ -184,12 +219,20 @@ int main(int argc, char** argv) {
     auto ocsf = make("[{name: bench-ocsf, type: ocsf, path: " + dir + "/bench.ocsf.jsonl, max_bytes: 1GiB, "
                      "queue: {max_events: 20000}}]", dir + "/spool");
     PathResult o = run_path(*ocsf, n);
-    PathResult tcp{}, http{}, unix_dgram{};
+    PathResult tcp{}, tls{}, http{}, unix_dgram{};
     {
         TcpReceiver rx(discard);
         auto sink = make("[{name: bench-tcp, type: syslog, transport: tcp, port: " + std::to_string(rx.port) +
                          ", queue: {max_events: 20000}}]", dir + "/spool");
         tcp = run_path(*sink, n);
+    }
+    {
+        make_tls_server(dir);
+        TcpReceiver rx(tls_discard);
+        auto sink = make("[{name: bench-tls, type: syslog, transport: tls, host: 127.0.0.1, port: " +
+                         std::to_string(rx.port) + ", tls: {ca: " + dir + "/tls.pem}, queue: {max_events: 20000}}]",
+                         dir + "/spool");
+        tls = run_path(*sink, n);
     }
     {
         TcpReceiver rx(http_ok);
@@ -291,6 +334,7 @@ int main(int argc, char** argv) {
                 rate(u.total_s), u.total_s / base_s, (unsigned long long)u.delivered,
                 (unsigned long long)received.load(), (unsigned long long)u.dropped);
     for (const auto& [name, r] : {std::pair{"ocsf file", &o}, std::pair{"syslog tcp", &tcp},
+                                  std::pair{"syslog tls", &tls},
                                   std::pair{"syslog unix", &unix_dgram}, std::pair{"http (sidekick)", &http}})
         std::printf("  %-16s end to end: %10.0f events/s  (%.2fx)  delivered %llu dropped %llu\n", name,
                     rate(r->total_s), r->total_s / base_s, (unsigned long long)r->delivered,
@@ -298,9 +342,9 @@ int main(int argc, char** argv) {
     std::printf("  publish() on the daemon's thread: jsonl %.2fx, udp %.2fx the baseline's time per event\n",
                 j.publish_s / base_s, u.publish_s / base_s);
     std::printf("  CPU per 10,000 events (process, all threads): jsonl %.1f ms, ocsf %.1f ms, udp %.1f ms, "
-                "tcp %.1f ms, unix %.1f ms, http %.1f ms; baseline %.1f ms\n",
+                "tcp %.1f ms, tls %.1f ms, unix %.1f ms, http %.1f ms; baseline %.1f ms\n",
                 j.cpu_s / n * 1e7, o.cpu_s / n * 1e7, u.cpu_s / n * 1e7, tcp.cpu_s / n * 1e7,
-                unix_dgram.cpu_s / n * 1e7, http.cpu_s / n * 1e7, base_s / n * 1e7);
+                tls.cpu_s / n * 1e7, unix_dgram.cpu_s / n * 1e7, http.cpu_s / n * 1e7, base_s / n * 1e7);
     std::vector<double> lat_us;
     for (int i = 0; i < probes; ++i)
         if (got[i])

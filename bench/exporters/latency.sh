@@ -7,7 +7,9 @@
 # Latency = arrival time at the receiver - the kernel's timestamp of the event
 # (RFC 5424 TIMESTAMP, microseconds). The baseline, in the same run: the same
 # receiver's one-way latency for datagrams a sender stamps itself.
-# Prints p50 and p99 of both and their ratio. Needs root.
+# Prints p50 and p99 of both and their ratio, and the daemon process's CPU
+# (user + system, all threads, from /proc) per 10,000 kernel events, its
+# idle CPU over the same wall time subtracted. Needs root.
 #
 #   bench/exporters/latency.sh [BUILD_DIR] [EVENTS] [RATE_PER_S]
 set -uo pipefail
@@ -64,16 +66,25 @@ exporters:
   - {name: siem, type: syslog, transport: udp, host: 127.0.0.1, port: $port, spool: {max_bytes: 0}}
 EOF
 "$bulkhead" daemon --config "$tmp/config.yaml" --quiet >"$tmp/daemon.log" 2>&1 &
-pids+=($!)
+daemon=$!
+pids+=($daemon)
 for _ in $(seq 1 100); do
     "$bulkhead" --socket "$tmp/control.sock" status >/dev/null 2>&1 && break
     sleep 0.2
 done
 "$bulkhead" --socket "$tmp/control.sock" status >/dev/null 2>&1 || die "the daemon did not start: $(tail -n 5 "$tmp/daemon.log")"
 
+# utime + stime of the daemon in clock ticks (fields 14 and 15 after the
+# parenthesised comm, which may hold spaces).
+daemon_ticks() { sed 's/.*) //' "/proc/$daemon/stat" | awk '{print $12 + $13}'; }
+idle_start=$(daemon_ticks); idle_t0=$(date +%s%N)
+sleep 2
+idle_ticks=$(($(daemon_ticks) - idle_start)); idle_ns=$(($(date +%s%N) - idle_t0))
+
 # Baseline and load interleaved in one session: a stamped datagram, then a
 # denied connect, at the given rate.
 mkdir -p "$tmp/ws"
+load_start=$(daemon_ticks); load_t0=$(date +%s%N)
 (cd "$tmp/ws" && "$bulkhead" --socket "$tmp/control.sock" run --level landlock --agent bench -- python3 -c '
 import socket, sys, time
 n, rate, port = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
@@ -89,8 +100,9 @@ for i in range(n):
     time.sleep(1 / rate)
 ' "$events" "$rate" "$port" >/dev/null 2>"$tmp/run.err") || die "the session failed: $(tail -n 3 "$tmp/run.err")"
 sleep 2  # the last events are still on their way
+load_ticks=$(($(daemon_ticks) - load_start)); load_ns=$(($(date +%s%N) - load_t0))
 
-python3 - "$tmp/arrivals" "$events" <<'PY'
+python3 - "$tmp/arrivals" "$events" "$(getconf CLK_TCK)" "$idle_ticks" "$idle_ns" "$load_ticks" "$load_ns" <<'PY'
 import sys
 kernel, base = [], []
 for line in open(sys.argv[1]):
@@ -105,4 +117,9 @@ print(f"events: {len(kernel)} of {sys.argv[2]} kernel events arrived, {len(base)
 for p in (50, 99):
     k, b = pct(kernel, p), pct(base, p)
     print(f"p{p}: kernel event -> SIEM {k:.0f} us, baseline (loopback UDP) {b:.0f} us, ratio {k / max(b, 1):.1f}x")
+hz, idle_ticks, idle_ns, load_ticks, load_ns = (int(x) for x in sys.argv[3:8])
+idle_ms = idle_ticks / hz * 1000 * load_ns / idle_ns  # idle CPU scaled to the load's wall time
+load_ms = load_ticks / hz * 1000
+print(f"daemon CPU: {load_ms:.0f} ms over the run ({idle_ms:.0f} ms of it idle work), "
+      f"{(load_ms - idle_ms) / len(kernel) * 10000:.0f} ms per 10,000 kernel events (clock tick {1000 / hz:.0f} ms)")
 PY
