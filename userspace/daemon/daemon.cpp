@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -232,6 +233,10 @@ private:
     std::string dns_unavailable_;
     std::map<std::string, std::vector<std::string>> resolved_;  // rule's name → CIDRs
     std::map<std::string, std::string> address_names_;         // "192.0.2.1" → name, for fd.sip.name
+    // cgroup id → container id: a cgroup stays in its container, and reading
+    // /proc/PID/cgroup for every event was most of the daemon's own work.
+    std::unordered_map<uint64_t, std::string> container_by_cgroup_;
+    std::string container_of(const events::Event& e);
     std::unique_ptr<ask::AskBroker> asks_;
     std::string asks_unavailable_;  // why there is no broker
     Fd ask_timer_;
@@ -639,12 +644,27 @@ void Daemon::apply_rule(events::Event& e, const std::string& name) {
     e.risk = rule->risk;
 }
 
+std::string Daemon::container_of(const events::Event& e) {
+    if (e.cgroup_id)
+        if (auto it = container_by_cgroup_.find(e.cgroup_id); it != container_by_cgroup_.end())
+            return it->second;
+    auto id = session::container_id_of(e.tgid);
+    if (!id)
+        return "";  // gone: not cached, the next event of the cgroup asks again
+    if (e.cgroup_id) {
+        if (container_by_cgroup_.size() >= 16384)
+            container_by_cgroup_.clear();  // bounded; refilled as events come
+        container_by_cgroup_.emplace(e.cgroup_id, *id);
+    }
+    return *id;
+}
+
 events::Event Daemon::publish(events::Event e) {
     e.level = level_;
     if (e.kind == "file" && e.path_fs_relative && e.dev)
         e.path = mount_prefixed(e.dev, e.path);
     if (e.container_id.empty() && e.tgid)
-        e.container_id = session::container_id_of(e.tgid);
+        e.container_id = container_of(e);
     // Session context first: a rule's output may name agent.* fields.
     auto* session = sessions_.find(e.session);
     if (session) {

@@ -104,14 +104,16 @@ std::optional<Cmdline> cmdline_of(uint32_t pid, const std::string& comm) {
     return Cmdline{raw.substr(0, first), events::escape_path(args.empty() ? comm : comm + " " + args)};
 }
 
-std::string container_id_of(uint32_t pid) {
+std::optional<std::string> container_id_of(uint32_t pid) {
     std::string all = read_proc("/proc/" + std::to_string(pid) + "/cgroup", 64 * 1024);
+    if (all.empty())
+        return std::nullopt;
     static const std::regex id_re("(?:docker-|cri-containerd-|crio-|libpod-|/docker/|/kubepods[^\n]*/)"
                                   "([0-9a-f]{64})");
     std::smatch m;
     if (std::regex_search(all, m, id_re))
         return m[1].str().substr(0, 12);
-    return "";
+    return std::string();
 }
 
 uint64_t Table::next_id() {

@@ -64,8 +64,9 @@ struct Cmdline {
 };
 std::optional<Cmdline> cmdline_of(uint32_t pid, const std::string& comm);
 
-// The container id (64 hex) from a process's cgroup path, or "".
-std::string container_id_of(uint32_t pid);
+// The container id (the first 12 of its 64 hex digits) from a process's
+// cgroup path, "" outside a container; nullopt when the process is gone.
+std::optional<std::string> container_id_of(uint32_t pid);
 
 class Table {
 public:
