@@ -59,7 +59,7 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
         "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
         "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
         "Access bulkhead state",
-        "Exfiltration tool reached the network", "Connect to cloud metadata service",
+        "Exfiltration tool reached the network", "Connect to cloud metadata service", "SSH back into this host",
         "Fileless execution in agent session", "Ptrace by agent session", "Kernel module load from agent session",
         "Shell command hands work outside the session", "Shell command names a secret file",
         "Tool call reaches the cloud metadata service",
@@ -95,7 +95,7 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
         } else if (tool_rule) {
             EXPECT_EQ(rule.action, Action::kBlock) << rule.name;
             EXPECT_EQ(compiled_.report[i].placement, Placement::kHook) << rule.name;
-        } else if (rule.name == "Connect to cloud metadata service") {
+        } else if (rule.name == "Connect to cloud metadata service" || rule.name == "SSH back into this host") {
             EXPECT_EQ(rule.action, Action::kBlock);
             EXPECT_EQ(compiled_.report[i].placement, Placement::kKernel) << compiled_.report[i].reason;
         } else {
@@ -120,7 +120,7 @@ TEST_F(AgentsRulesetTest, EnvFilesTaintInsteadOfBlocking) {
 }
 
 TEST_F(AgentsRulesetTest, MetadataServiceIsAnEgressBlock) {
-    ASSERT_EQ(compiled_.policy.net.size(), 1u);
+    ASSERT_EQ(compiled_.policy.net.size(), 2u);
     const NetProtection& n = compiled_.policy.net[0];
     EXPECT_EQ(n.rule, "Connect to cloud metadata service");
     EXPECT_EQ(n.verdict, KernelVerdict::kDeny);
@@ -129,6 +129,21 @@ TEST_F(AgentsRulesetTest, MetadataServiceIsAnEgressBlock) {
     EXPECT_EQ(n.cidrs, (std::vector<std::string>{"169.254.169.254", "169.254.170.2", "fd00:ec2::254"}));
     EXPECT_EQ(n.port_term, NetTerm::kAny);
     EXPECT_FALSE(n.tainted_only);
+}
+
+// A lineage escape: a login through this host's own sshd would start
+// outside the session, so the connect is refused in the kernel.
+TEST_F(AgentsRulesetTest, SshBackIntoThisHostIsAnEgressBlock) {
+    ASSERT_EQ(compiled_.policy.net.size(), 2u);
+    const NetProtection& n = compiled_.policy.net[1];
+    EXPECT_EQ(n.rule, "SSH back into this host");
+    EXPECT_EQ(n.verdict, KernelVerdict::kDeny);
+    EXPECT_EQ(n.ops, kNetConnect);
+    EXPECT_EQ(n.addr_term, NetTerm::kIn);
+    EXPECT_EQ(n.cidrs, (std::vector<std::string>{"127.0.0.0/8", "::1"}));
+    EXPECT_EQ(n.port_term, NetTerm::kIn);
+    EXPECT_EQ(n.ports, (std::vector<uint16_t>{22}));
+    EXPECT_EQ(n.scope, KernelScope::kSessions);
 }
 
 TEST_F(AgentsRulesetTest, ReadSshPrivateKey) {

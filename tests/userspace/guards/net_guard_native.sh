@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The net guard on this host's own kernel (no BPF LSM needed): a real daemon,
 # real `bulkhead run` sessions at landlock+seccomp, real sockets.
-#   - a metadata-address connect and UDP send get EPERM, with the event;
+#   - a metadata-address connect and UDP send get EPERM, with the event, and
+#     so does ssh back into this host over loopback (a lineage escape);
 #   - a session connects out before it reads .env, and gets EPERM after;
 #     loopback and the taint allow list still work; the event names the read;
 #   - the next session starts untainted;
@@ -103,13 +104,15 @@ refuse() {  # refuse OUTPUT PREFIX: the line for PREFIX must not be an EPERM
     [[ -n $line && $line != *EPERM* ]] || fail "expected '$2' to be allowed, got '${line:-nothing}'"
 }
 
-out=$(session 169.254.169.254:80 udp:169.254.169.254:53 192.0.2.1:9 127.0.0.1:"$port" \
+out=$(session 169.254.169.254:80 udp:169.254.169.254:53 127.0.0.1:22 ::1:22 192.0.2.1:9 127.0.0.1:"$port" \
     "read:$tmp/ws/.env" 192.0.2.1:9 udp:192.0.2.1:53 127.0.0.1:"$port" 10.99.0.1:9)
 echo "$out"
 sid=$(sed -n 's/^SESSION=//p' <<<"$out")
 [[ -n $sid ]] || fail "no session id: $(cat "$tmp/run.err")"
 expect "$out" "169.254.169.254:80 errno=EPERM"
 expect "$out" "udp:169.254.169.254:53 errno=EPERM"
+expect "$out" "127.0.0.1:22 errno=EPERM"  # SSH back into this host: a lineage escape
+expect "$out" "::1:22 errno=EPERM"
 expect "$out" "127.0.0.1:$port ok"
 expect "$out" "read:$tmp/ws/.env ok 28 bytes"
 # After the read: out is closed, loopback and the allow list are not.
@@ -137,13 +140,16 @@ def find(rule, **fields):
 find("Connect to cloud metadata service", **{"agent.verdict": "deny", "evt.type": "connect",
      "fd.sip": "169.254.169.254", "fd.sport": 80, "evt.res": "EPERM"})
 find("Connect to cloud metadata service", **{"agent.verdict": "deny", "evt.type": "sendto", "fd.sport": 53})
+find("SSH back into this host", **{"agent.verdict": "deny", "evt.type": "connect", "fd.sip": "127.0.0.1",
+     "fd.sport": 22, "evt.res": "EPERM"})
+find("SSH back into this host", **{"agent.verdict": "deny", "fd.sip": "::1", "fd.sport": 22})
 t = find("Read environment secrets file", **{"evt.type": "open"})
 assert t["output_fields"]["agent.level"] == "landlock+seccomp", t
 g = find("Egress of a tainted session", **{"agent.verdict": "deny", "fd.sip": "192.0.2.1", "evt.res": "EPERM"})
 assert "Read environment secrets file" in g["output_fields"].get("agent.taint", ""), g
 for e in mine:
     f = e["output_fields"]
-    if f.get("fd.sip") in ("127.0.0.1", "10.99.0.1") and f.get("agent.verdict") == "deny":
+    if f.get("fd.sip") in ("127.0.0.1", "10.99.0.1") and f.get("agent.verdict") == "deny" and f.get("fd.sport") != 22:
         sys.exit(f"loopback or allow-listed connect denied: {e}")
 print("events ok")
 EOF
