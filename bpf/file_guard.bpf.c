@@ -160,8 +160,10 @@ static __always_inline int glob__match(const struct bh_leaf_glob *g, const char 
 	return 1;
 }
 
+/* Exact names in the parent directory, then (with `globs`, a constant at
+ * each call site) leaf globs and `**` patterns. */
 static __always_inline void patterns__check(struct dentry *dentry, struct guard_walk *w,
-					    struct bh_config *cfg)
+					    struct bh_config *cfg, int globs)
 {
 	union bh_scratch *nb = scratch__get(1);
 	struct bh_name_key key;
@@ -203,6 +205,8 @@ static __always_inline void patterns__check(struct dentry *dentry, struct guard_
 			}
 		}
 	}
+	if (!globs)
+		return;
 	if (w->parent_flags & BH_DIR_GLOBS) {
 		struct bh_dir_patterns *dp = bpf_map_lookup_elem(&dir_patterns, &w->parent);
 
@@ -257,8 +261,12 @@ static __always_inline void patterns__check(struct dentry *dentry, struct guard_
 }
 
 /* Decides one operation on one dentry. vfsmnt (may be NULL) only improves
- * the reported path. Returns 0 or -EPERM. */
-static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 op)
+ * the reported path. Returns 0 or -EPERM. `globs` (a constant at each call
+ * site) adds the name globs; a Unix socket is matched by its inode, its
+ * ancestors and its exact name, which spares those programs the
+ * verification of the glob loops (over a minute each under emulation). */
+static __always_inline int guard__check_as(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 op,
+					   int globs)
 {
 	struct bh_config *cfg = config__get();
 	struct bh_session *s;
@@ -278,7 +286,7 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 	w.in_session = s != 0;
 	w.agent_kind = s ? s->agent_kind : 0;
 	bpf_loop(BH_MAX_DEPTH, walk__step, &w, 0);
-	patterns__check(dentry, &w, cfg);
+	patterns__check(dentry, &w, cfg, globs);
 
 	__u32 flags = 0;
 
@@ -356,6 +364,11 @@ static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *
 	return err;
 }
 
+static __always_inline int guard__check(struct dentry *dentry, struct vfsmount *vfsmnt, __u32 op)
+{
+	return guard__check_as(dentry, vfsmnt, op, /* globs = */ 1);
+}
+
 SEC("lsm/file_open")
 int BPF_PROG(lsm_file_open, struct file *file, int ret)
 {
@@ -384,6 +397,38 @@ int BPF_PROG(lsm_mmap_file, struct file *file, unsigned long reqprot, unsigned l
 		return 0;
 	return guard__check(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
 			    BH_OP_MMAP);
+}
+
+/* A Unix socket bound at a path is a file object: the listening socket's
+ * inode decides, so every way of naming it (a symlink, a hard link, a bind
+ * mount, /proc/PID/root) hits the same entry. The kernel resolved the path
+ * already; `other` is the socket it found. Abstract sockets have no inode
+ * and are not file rules. unix_sock begins with its struct sock. */
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(lsm_unix_stream_connect, struct sock *sock, struct sock *other, struct sock *newsk,
+	     int ret)
+{
+	struct unix_sock *u = (struct unix_sock *)other;
+
+	if (ret)
+		return ret;
+	return guard__check_as(BPF_CORE_READ(u, path.dentry), BPF_CORE_READ(u, path.mnt),
+			       BH_OP_CONNECT, /* globs = */ 0);
+}
+
+/* Datagram sockets: connect(2) and each sendto/sendmsg to a bound peer. */
+SEC("lsm/unix_may_send")
+int BPF_PROG(lsm_unix_may_send, struct socket *sock, struct socket *other, int ret)
+{
+	struct unix_sock *u;
+
+	if (ret)
+		return ret;
+	u = (struct unix_sock *)BPF_CORE_READ(other, sk);
+	if (!u)
+		return 0;
+	return guard__check_as(BPF_CORE_READ(u, path.dentry), BPF_CORE_READ(u, path.mnt),
+			       BH_OP_CONNECT, /* globs = */ 0);
 }
 
 SEC("lsm/inode_create")

@@ -12,7 +12,7 @@ constexpr uint32_t kOpOpen = kOpRead | kOpWrite;
 
 constexpr const char* kKernelFields =
     "the kernel checks only evt.type, evt.is_open_read, evt.is_open_write, fd.name, fd.directory, "
-    "fd.filename, agent.session and agent.name";
+    "fd.filename, fd.typechar (f, u), agent.session and agent.name";
 
 struct Atom {
     enum class Kind { kOps, kObject, kScope, kNoop };
@@ -103,7 +103,8 @@ Result<Atom> classify_check(const Expr& check) {
     }
     // Implied by the file guard's hooks; kept so Falco's open_read/open_write
     // macros compile unchanged.
-    if ((name == "fd.typechar" && op == CompareOp::kEq && check.value.text == "f") ||
+    if ((name == "fd.typechar" && eq_or_in && names_unix_socket(check)) ||
+        (name == "fd.typechar" && op == CompareOp::kEq && check.value.text == "f") ||
         (name == "fd.num" && op == CompareOp::kGe && check.value.text == "0") ||
         (name == "evt.dir" && op == CompareOp::kEq && check.value.text == "<")) {
         return atom;  // kNoop
@@ -246,6 +247,23 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
 
 }  // namespace
 
+bool names_unix_socket(const Expr& expr) {
+    std::vector<const Expr*> stack{&expr};
+    while (!stack.empty()) {
+        const Expr* e = stack.back();
+        stack.pop_back();
+        if (e->kind == ExprKind::kCheck && e->field.name == "fd.typechar" &&
+            (e->op == CompareOp::kEq || e->op == CompareOp::kIn)) {
+            auto values = value_strings(*e);
+            bool only_u = values && !values->empty();
+            for (const auto& v : values ? *values : std::vector<std::string>{}) only_u &= v == "u";
+            if (only_u) return true;
+        }
+        for (const auto& c : e->children) stack.push_back(c.get());
+    }
+    return false;
+}
+
 uint32_t ops_for_syscall(const std::string& syscall) {
     static const std::pair<const char*, uint32_t> kSyscalls[] = {
         {"open", kOpOpen},        {"openat", kOpOpen},         {"openat2", kOpOpen},
@@ -258,6 +276,9 @@ uint32_t ops_for_syscall(const std::string& syscall) {
         {"fchmodat2", kOpSetattr}, {"chown", kOpSetattr},      {"fchown", kOpSetattr},
         {"fchownat", kOpSetattr}, {"lchown", kOpSetattr},      {"truncate", kOpWrite},
         {"ftruncate", kOpWrite},  {"mmap", kOpMmap},
+        // Only with fd.typechar = u (a Unix socket at a path, an object
+        // of the file guard); other connects are the net guard's.
+        {"connect", kOpConnect},  {"sendto", kOpConnect},      {"sendmsg", kOpConnect},
     };
     for (const auto& [name, ops] : kSyscalls) {
         if (syscall == name) return ops;

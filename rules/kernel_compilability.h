@@ -14,6 +14,9 @@
 //   - and checks the kernel satisfies by construction, kept as no-ops:
 //     fd.typechar='f', fd.num>=0 (Falco's open_read/open_write macros) and
 //     evt.dir='<' (deprecated, matches everything since Falco 0.42).
+// A Unix socket bound at a path is a file object too: `evt.type = connect
+// and fd.typechar = u and fd.name in (...)` is kOpConnect on the socket's
+// inode (see names_unix_socket()).
 // Anything else (negation, proc.*, user.*, other operators) makes the
 // condition userspace-only; the error quotes the sub-expression.
 #pragma once
@@ -52,5 +55,10 @@ Result<FileTarget> classify_glob(const std::string& glob);
 // FileOp bits for a syscall name in `evt.type`; 0 if it is not a file
 // operation the kernel guards.
 uint32_t ops_for_syscall(const std::string& syscall);
+
+// Whether the condition checks fd.typechar = u (or in a list of only 'u'):
+// its connects are to Unix sockets, which the file guard judges by inode,
+// not the net guard by address.
+bool names_unix_socket(const Expr& expr);
 
 }  // namespace bulkhead::rules

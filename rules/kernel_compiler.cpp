@@ -97,7 +97,7 @@ KernelCompilation analyze_kernel_policy(const RuleSet& rules) {
         } else if (!rule.expr) {
             report.placement = failed;
             report.reason = "the rule has no parsed condition";
-        } else if (is_egress_condition(*rule.expr)) {
+        } else if (!names_unix_socket(*rule.expr) && is_egress_condition(*rule.expr)) {
             auto net = egress_terms(*rule.expr);
             if (!net) {
                 report.placement = failed;

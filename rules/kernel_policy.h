@@ -24,6 +24,7 @@ enum FileOp : uint32_t {
     kOpUnlink = 1u << 5,   // unlink or rmdir
     kOpSetattr = 1u << 6,  // chmod, chown
     kOpMmap = 1u << 7,     // mmap of an open file
+    kOpConnect = 1u << 8,  // connect or send to a Unix socket bound at the object
 };
 
 enum class KernelVerdict : uint8_t { kAudit = 1, kDeny = 2, kAsk = 3 };

@@ -52,6 +52,7 @@ static_assert(bulkhead::rules::kOpRename == BH_OP_RENAME);
 static_assert(bulkhead::rules::kOpUnlink == BH_OP_UNLINK);
 static_assert(bulkhead::rules::kOpSetattr == BH_OP_SETATTR);
 static_assert(bulkhead::rules::kOpMmap == BH_OP_MMAP);
+static_assert(bulkhead::rules::kOpConnect == BH_OP_CONNECT);
 
 namespace bulkhead {
 

@@ -17,6 +17,7 @@
 #define BH_OP_UNLINK (1u << 5)
 #define BH_OP_SETATTR (1u << 6)
 #define BH_OP_MMAP (1u << 7)
+#define BH_OP_CONNECT (1u << 8) /* connect or send to a Unix socket bound at the object */
 
 enum bh_verdict {
 	BH_VERDICT_NONE = 0,

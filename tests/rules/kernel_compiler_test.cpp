@@ -34,6 +34,7 @@ std::string ops_text(uint32_t ops) {
     static const std::pair<uint32_t, const char*> kNames[] = {
         {kOpRead, "read"},     {kOpWrite, "write"},   {kOpCreate, "create"}, {kOpLink, "link"},
         {kOpRename, "rename"}, {kOpUnlink, "unlink"}, {kOpSetattr, "setattr"}, {kOpMmap, "mmap"},
+        {kOpConnect, "connect"},
     };
     std::string out;
     for (const auto& [bit, name] : kNames) {
@@ -111,6 +112,12 @@ TEST(KernelCompilerTest, Accepts) {
         {"(open_read and fd.name = /a) or (agent_session and open_read and fd.name = /a)", "block",
          "deny read host [path:/a]; deny read sessions [path:/a]"},
         {"evt.dir = < and open_read and fd.name = /a", "block", "deny read host [path:/a]"},
+        // A Unix socket bound at a path is a file object: its connects are
+        // the file guard's, by the socket's inode, not the net guard's.
+        {"evt.type = connect and fd.typechar = u and agent_session and fd.name = /run/docker.sock", "block",
+         "deny connect sessions [path:/run/docker.sock]"},
+        {"evt.type in (connect, sendto, sendmsg) and fd.typechar in (u) and fd.name in (/run/a.sock, /run/b.sock)",
+         "block", "deny connect host [path:/run/a.sock path:/run/b.sock]"},
         // Audit rules that compile are emitted with the audit verdict; so are
         // kill and promote (the kernel event feeds the userspace action).
         {"open_read and fd.name = /a", "audit", "audit read host [path:/a]"},
@@ -145,14 +152,14 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
     const RejectCase cases[] = {
         {"open_read and fd.name = /a and proc.cmdline contains x",
          "'proc.cmdline contains x' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)"},
         {"open_read and fd.name = /a and not proc.name = ssh",
          "'not proc.name = ssh' is a negation; the kernel cannot check 'not'"},
         {"evt.type = execve and fd.name = /a",
          "'evt.type = execve' names evt.type 'execve', which is not a file operation the kernel guards"},
         {"open_read and fd.name contains .ssh",
          "'fd.name contains .ssh' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)"},
         {"open_read and fd.name startswith /etc/pass",
          "'fd.name startswith /etc/pass' is a string prefix, not a directory; the kernel matches whole directories "
          "(end the prefix with '/')"},
@@ -176,7 +183,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "'fd.name glob /a/x**' has the component 'x**'; '**' must be a whole component"},
         {"open_read and fd.name iglob /a", "'fd.name iglob /a' is not a kernel check (the kernel checks only evt.type, "
                                            "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, "
-                                           "agent.session and agent.name)"},
+                                           "fd.typechar (f, u), agent.session and agent.name)"},
         {"open_read and fd.name pmatch (/a/*)",
          "'fd.name pmatch (/a/*)' has the wildcard item '/a/*'; the kernel matches pmatch prefixes only without "
          "wildcards (use glob)"},
@@ -198,7 +205,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "'agent.name = a' and 'agent.name = b' name two agents; no session can match both"},
         {"open_read and evt.is_open_read = false and fd.name = /x",
          "'evt.is_open_read = false' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)"},
     };
     for (const auto& c : cases) {
         for (const char* action : {"block", "ask"}) {
@@ -246,7 +253,7 @@ TEST(KernelCompilerTest, ReportsPlacement) {
     EXPECT_EQ(out.report[1].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[1].reason,
               "'proc.name = cat' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-              "evt.is_open_write, fd.name, fd.directory, fd.filename, agent.session and agent.name)");
+              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)");
     EXPECT_EQ(out.report[2].placement, Placement::kDisabled);
     EXPECT_EQ(out.report[3].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[3].reason, "source 'aws_cloudtrail' is not seen by the kernel file guard");

@@ -295,10 +295,10 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     }
     case FieldId::kFdTypechar:
         if (net) return str(e_.fd_type == "ipv4" ? "4" : e_.fd_type == "ipv6" ? "6" : "u", out);
-        return file && str("f", out);
+        return file && str(e_.fd_type == "unix" ? "u" : "f", out);  // unix: a connect the file guard judged
     case FieldId::kFdType:
         if (net) return str(e_.fd_type, out);
-        return file && str("file", out);
+        return file && str(e_.fd_type == "unix" ? "unix" : "file", out);
     case FieldId::kFdNum:
         if (net || (file && e_.fd >= 0)) return num(e_.fd, out);  // file: a tool call's open, judged before it runs
         return file && e_.err && num(-1, out);  // a denied open has no descriptor

@@ -234,7 +234,7 @@ std::string op_name(uint32_t ops) {
     static const std::pair<uint32_t, const char*> names[] = {
         {BH_OP_READ, "read"},     {BH_OP_WRITE, "write"},   {BH_OP_CREATE, "create"},
         {BH_OP_LINK, "link"},     {BH_OP_RENAME, "rename"}, {BH_OP_UNLINK, "unlink"},
-        {BH_OP_SETATTR, "setattr"}, {BH_OP_MMAP, "mmap"},
+        {BH_OP_SETATTR, "setattr"}, {BH_OP_MMAP, "mmap"},     {BH_OP_CONNECT, "connect"},
     };
     std::string out;
     for (auto [bit, name] : names) {
@@ -262,6 +262,8 @@ std::string evt_type_for(uint32_t op) {
         return "chmod";
     if (op & BH_OP_MMAP)
         return "mmap";
+    if (op & BH_OP_CONNECT)
+        return "connect";
     return "unknown";
 }
 
@@ -388,6 +390,8 @@ std::optional<Event> decode(const void* data, size_t size, std::string* why) {
         e.kind = "file";
         e.op = op_name(f->op);
         e.evt_type = evt_type_for(f->op);
+        if (f->op & BH_OP_CONNECT)
+            e.fd_type = "unix";  // the object is a socket bound at a path
         e.verdict = f->verdict == BH_VERDICT_DENY ? "deny" : "audit";
         e.err = -f->err;
         e.dev = f->dev;
@@ -583,6 +587,10 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["fd.name"] = e.path;
         f["fd.ino"] = e.ino;
         f["fd.dev"] = e.dev;
+        if (e.fd_type == "unix") {
+            f["fd.type"] = "unix";
+            f["fd.typechar"] = "u";
+        }
         f["agent.path_truncated"] = e.path_truncated;
         f["agent.path_fs_relative"] = e.path_fs_relative;
         f["agent.depth_exceeded"] = e.depth_exceeded;

@@ -143,6 +143,9 @@ public:
             dir = ll::kRemoveAll | ll::kMakeAll;
         if (ops & rules::kOpSetattr)
             gap(p.rule, "chmod, chown", "Landlock has no right for attribute changes");
+        if (ops & rules::kOpConnect)
+            gap(p.rule, "connect to a Unix socket", "Landlock ABI " + std::to_string(in_.abi) +
+                " has no right for connecting to a socket at a path (bpf-lsm refuses it by inode)");
         if (writes && in_.abi < 3)
             gap(p.rule, "truncate(2)", "needs Landlock ABI 3 (the running ABI is " + std::to_string(in_.abi) + ")");
         if (moves && !reads && !writes)
