@@ -27,6 +27,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -810,6 +812,25 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 }
 
 // bpf-obj-get PATH: get an fd for a pinned object.
+/* connect(2) to a Unix socket at PATH: stream, or datagram with "dgram". */
+static int cmd_unix_connect(char **argv)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int type = argv[1] && !strcmp(argv[1], "dgram") ? SOCK_DGRAM : SOCK_STREAM;
+	int fd;
+
+	if (strlen(argv[0]) >= sizeof(addr.sun_path)) {
+		errno = ENAMETOOLONG;
+		return fail();
+	}
+	strcpy(addr.sun_path, argv[0]);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return fail();
+	close(fd);
+	return ok();
+}
+
 static int cmd_bpf_obj_get(char **argv)
 {
 	union bpf_attr attr;
@@ -914,6 +935,7 @@ static const struct command commands[] = {
 	{ "cgroup-move", 1, 1, cmd_cgroup_move, "CGROUP-DIR  (write own pid to its cgroup.procs)" },
 	{ "doublefork-setsid", -1, 0, cmd_doublefork_setsid, "CMD [ARGS...]" },
 	{ "bpf-obj-get", 1, 1, cmd_bpf_obj_get, "PINNED-PATH" },
+	{ "unix-connect", 1, 2, cmd_unix_connect, "SOCKET-PATH [dgram]" },
 	{ "bpf-link-detach-all", 0, 0, cmd_bpf_link_detach_all, "" },
 };
 

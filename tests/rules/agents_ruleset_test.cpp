@@ -58,7 +58,7 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
         "Read environment secrets file", "Read shell history",          "Write git hook",
         "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
         "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
-        "Access bulkhead state",
+        "Access bulkhead state",      "Connect to a container runtime or systemd socket",
         "Exfiltration tool reached the network", "Connect to cloud metadata service", "SSH back into this host",
         "Fileless execution in agent session", "Ptrace by agent session", "Kernel module load from agent session",
         "Shell command hands work outside the session", "Shell command names a secret file",
@@ -76,7 +76,7 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     ASSERT_EQ(compiled_.report.size(), rules_.rules.size());
     for (size_t i = 0; i < rules_.rules.size(); ++i) {
         const Rule& rule = rules_.rules[i];
-        const bool file_rule = i < 16;
+        const bool file_rule = i < 17;
         const bool tool_rule = rule.source == kToolCallSource;
         EXPECT_FALSE(rule.desc.empty()) << rule.name;
         EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
