@@ -17,7 +17,8 @@ LAB_GRPC_SOCKET=${LAB_GRPC_SOCKET:-/run/bulkhead/grpc.sock}
 export BULKHEAD ATTACK EVENTS_LOG E2E_STATE DAEMON_LOG LAB_SIEM_JSONL LAB_SIEM_OCSF LAB_METRICS LAB_AUDIT_LOG LAB_GRPC_SOCKET
 
 # daemon_start [EXTRA-ARGS...]: start `bulkhead daemon` in the background and
-# wait (DAEMON_WAIT, default 180 s: loading takes ~60 s under TCG) until
+# wait (DAEMON_WAIT, default 360 s: verifying the guards takes 1-3 min under
+# TCG, depending on how busy the host is) until
 # `bulkhead status` answers. Returns 1 on failure, with
 # the tail of the daemon's log on stderr.
 daemon_start() {
@@ -41,7 +42,7 @@ EOF
     fi
     echo "---- $(date +%T) bulkhead daemon --events-log $EVENTS_LOG $*" >>"$DAEMON_LOG"
     setsid "$BULKHEAD" daemon --events-log "$EVENTS_LOG" "$@" >>"$DAEMON_LOG" 2>&1 </dev/null &
-    local pid=$! deadline=$((SECONDS + ${DAEMON_WAIT:-180}))
+    local pid=$! deadline=$((SECONDS + ${DAEMON_WAIT:-360}))
     echo "$pid" >"$DAEMON_PIDFILE"
     while ((SECONDS < deadline)); do
         if timeout 10 "$BULKHEAD" status >/dev/null 2>&1; then
@@ -54,7 +55,7 @@ EOF
         fi
         sleep 0.2
     done
-    echo "daemon did not answer 'bulkhead status' within ${DAEMON_WAIT:-180} s; its log:" >&2
+    echo "daemon did not answer 'bulkhead status' within ${DAEMON_WAIT:-360} s; its log:" >&2
     tail -n 20 "$DAEMON_LOG" >&2
     return 1
 }

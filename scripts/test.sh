@@ -23,7 +23,7 @@ unit_failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\
 unit_skipped=$(grep -c '(Skipped)$' "$unit_log")
 
 lab_log=$(mktemp)
-e2e/lab.sh --mode test 2>&1 | tee "$lab_log"
+e2e/lab.sh --mode test --timeout 2400 2>&1 | tee "$lab_log"
 lab_rc=${PIPESTATUS[0]}
 lab_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$lab_log" | tail -1)
 lab_passed=$(echo "$lab_line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')

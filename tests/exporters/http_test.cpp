@@ -167,6 +167,10 @@ TEST_F(HttpTest, APayloadTheReceiverRefusesIsDroppedAndCountedNotRetriedForever)
     EXPECT_EQ(got[0]["output_fields"]["proc.pid"], 1001);
 }
 
+// A receiver killed between taking a POST and answering it has the event
+// although the sink never heard so: that one request goes again, so the
+// event in flight at the cut may arrive twice (HTTP has no other way to
+// know). Every other event arrives exactly once, all in order.
 TEST_F(HttpTest, OutageUnderSteadyRateDeliversEveryEventOnceInOrder) {
     auto s = sink();
     ASSERT_TRUE(s);
@@ -187,9 +191,17 @@ TEST_F(HttpTest, OutageUnderSteadyRateDeliversEveryEventOnceInOrder) {
         << "delivered " << s->stats().delivered;
     s->close();
     auto got = accepted();
-    ASSERT_EQ(got.size(), static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i)
-        ASSERT_EQ(got[i]["output_fields"]["proc.pid"], 1000 + i) << "event " << i;
+    ASSERT_GE(got.size(), static_cast<size_t>(n));
+    ASSERT_LE(got.size(), static_cast<size_t>(n) + 1) << "only the request in flight at the cut may repeat";
+    int next = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        int pid = got[i]["output_fields"]["proc.pid"].get<int>() - 1000;
+        if (pid == next - 1)
+            continue;  // the repeat of the one before, sent again after the outage
+        ASSERT_EQ(pid, next) << "event " << i;
+        ++next;
+    }
+    EXPECT_EQ(next, n);
     EXPECT_EQ(s->stats().dropped, 0u);
     EXPECT_GT(s->stats().send_errors, 0u);
 }

@@ -192,7 +192,8 @@ TEST(EventFields, AncestryParentAndSessionFromProc) {
                  {apid2.c_str(), true},
                  {"proc.aname = bh-parent", true},  // no index: any ancestor
                  {"proc.aname = no-such-ancestor", false},
-                 {"proc.pcmdline startswith \"bh-parent \"", true},
+                 // comm and the test binary's arguments, if it was given any
+                 {"proc.pcmdline = bh-parent or proc.pcmdline startswith \"bh-parent \"", true},
                  {pexepath.c_str(), true},
                  {pexe.c_str(), true},
                  {"proc.sname = bh-child", true},  // it leads its own session
