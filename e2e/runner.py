@@ -290,8 +290,10 @@ class Runner:
             return
         self.daemon_started = True
         print(f"runner: starting the daemon ({self.bulkhead})", flush=True)
+        # daemon_start gives up after DAEMON_WAIT (lib.sh); this is the backstop.
+        wait = int(os.environ.get("DAEMON_WAIT", "360")) + 60
         r = subprocess.run(["bash", "-c", '. "$E2E_LIB" && daemon_start'], env=self.env(),
-                           capture_output=True, text=True, errors="replace", timeout=300)
+                           capture_output=True, text=True, errors="replace", timeout=wait)
         if r.returncode != 0:
             lines = list(dict.fromkeys((r.stdout + r.stderr).strip().splitlines()))
             self.daemon_error = "daemon did not start: " + " | ".join(lines[-4:])
