@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -166,6 +167,7 @@ private:
     void flush(Client& c);
     void drop_client(int fd);
     bool peer_in_session(const control::Peer& p);
+    bool is_launcher_of(const control::Peer& p, const json& req);
 
     json status();
     json start_session(const Client& c, const json& req);
@@ -1280,6 +1282,21 @@ void Daemon::on_client(int fd, uint32_t events) {
 }
 
 // A process inside a session never gets to start, end or steer sessions.
+// `bulkhead run` is tracked as its session's (its child inherits the session
+// from it), and it alone may end the session: nothing the session runs has
+// the launcher's pid, so an agent cannot end its own session to shed a taint.
+bool Daemon::is_launcher_of(const control::Peer& p, const json& req) {
+    const json& id = req.contains("session") ? req["session"] : json();
+    uint64_t sid = 0;
+    if (!id.is_string())
+        return false;
+    const std::string& text = id.get_ref<const std::string&>();
+    if (std::from_chars(text.data(), text.data() + text.size(), sid).ec != std::errc())
+        return false;
+    const auto* s = sessions_.find(sid);
+    return s && s->origin == "run" && s->leader_pid == static_cast<uint32_t>(p.pid);
+}
+
 bool Daemon::peer_in_session(const control::Peer& p) {
     auto cg = session::cgroup_of(static_cast<uint32_t>(p.pid));
     return !cg || cg->find("/bulkhead/") != std::string::npos || session_of_pid(p.pid).has_value();
@@ -1384,16 +1401,22 @@ json Daemon::end_session(const json& req) {
     if (!s)
         return {{"ok", false}, {"error", "sessions: no session " + std::to_string(id)}};
     s->state = "ended";
-    bpf_map_delete_elem(loader_->maps().session_state, &s->id);  // the taint ends with the session
     if (asks_) {
         asks_->forget_session(s->id);
         arm_ask_timer();
     }
-    if (s->cgroup_id) {
-        bpf_map_delete_elem(loader_->maps().session_by_cg, &s->cgroup_id);
-        ::rmdir(s->cgroup.c_str());  // fails while escaped descendants live; they keep the session
+    // The kernel's state (the taint, the cgroup's session) goes with the last
+    // process: a descendant that outlived the command keeps both.
+    bool empty = !s->cgroup_id || ::rmdir(s->cgroup.c_str()) == 0 || errno == ENOENT;
+    if (empty) {
+        bpf_map_delete_elem(loader_->maps().session_state, &s->id);
+        if (s->cgroup_id)
+            bpf_map_delete_elem(loader_->maps().session_by_cg, &s->cgroup_id);
+        spdlog::info("sessions: session {} ended (exit {})", id, req.value("exit_code", -1));
+    } else {
+        spdlog::warn("sessions: session {} ended (exit {}) with processes left in {}; they keep its taint and rules",
+                     id, req.value("exit_code", -1), s->cgroup);
     }
-    spdlog::info("sessions: session {} ended (exit {})", id, req.value("exit_code", -1));
     save_sessions();
     return {{"ok", true}};
 }
@@ -2048,7 +2071,7 @@ void Daemon::handle_request(Client& c, const std::string& line) {
         if (op.starts_with("vm_") || op == "promote")
             return vm_request(c, op, req);
         if (op == "start_session" || op == "end_session" || op == "reload" || op == "decide" || op == "thaw") {
-            if (peer_in_session(c.peer))
+            if (peer_in_session(c.peer) && !(op == "end_session" && is_launcher_of(c.peer, req)))
                 return send(c, {{"ok", false},
                                 {"error", "control: refused: the caller runs inside an agent session"}});
             if (op == "start_session")

@@ -161,7 +161,7 @@ PY
 
 # The story, as a human reads it.
 show=$(bh sessions show "$sid")
-for want in "Session $sid: agent claude-code" "state active, risk 195" \
+for want in "Session $sid: agent claude-code" "state ended, risk 195" \
     "Bash cat ~/.ssh/id_ed25519 | base64  [toolu_01ABCDEF23456789]  hook: deny by rule 'Shell command names a secret file'" \
     "Read /root/.aws/credentials  [toolu_01READ0000000001]  hook: deny by rule 'Read cloud credentials'" \
     "Bash python3 fetch.py  [toolu_fetch]  hook: allow" \
