@@ -314,6 +314,11 @@ Result<FileTarget> classify_glob(const std::string& glob) {
             return Error{{}, "has the component '" + component + "'; '**' must be a whole component"};
         } else if (component.find('*') != component.rfind('*')) {
             return Error{{}, "has the component '" + component + "' with two '*'; the kernel allows one per component"};
+        } else if (component.find('*') != std::string::npos && end != glob.size() && glob.rfind("**/", 0) != 0) {
+            // The file guard anchors a glob at its directory's inode, so the
+            // directory must be a path (the daemon refused these at load).
+            return Error{{}, "has '*' in the directory component '" + component +
+                                 "'; the kernel matches '*' only in the last component"};
         } else if (component == "." || component == "..") {
             return Error{{}, "has a '" + component + "' component"};
         }
