@@ -7,7 +7,8 @@
  *     entries) and of every ancestor up to the filesystem root (SUBTREE
  *     entries). Walking dentries, not path strings, makes symlinks, hard
  *     links, `..`, /proc/self/root, bind mounts and mount namespaces all
- *     arrive at the same inodes.
+ *     arrive at the same inodes. Entries scoped to other workspaces count
+ *     only at the nearest live session workspace above the object.
  *  2. dir_patterns of the parent inode: leaf globs anchored at a directory
  *     (`~/.ssh/id_*`), which also cover files created after the policy load.
  *  3. name_patterns: `**` patterns keyed by the leaf name or the parent's
@@ -32,6 +33,7 @@ struct guard_walk {
 	__u8 found_root;
 	__u8 parent_flags;
 	__u8 disconnected;
+	__u8 workspace_seen; /* the walk passed the nearest session workspace */
 	struct bh_inode_key parent;
 	struct bh_guard_rule hit;
 	struct bh_inode_key hit_key;
@@ -65,6 +67,30 @@ static __always_inline void rule__consider(struct bh_guard_rule *hit, const stru
 		*hit = *r;
 }
 
+/* The entry is a live session's workspace. */
+static __always_inline int workspace__held(const struct bh_inode_policy *p)
+{
+	for (int j = 0; j < BH_RULES_PER_OBJECT; j++)
+		if (p->rules[j].scope == BH_SCOPE_OTHER_WORKSPACE)
+			return 1;
+	return 0;
+}
+
+/* The current session works in the workspace at key (the daemon writes
+ * each session's into session_state). Looked up here, at most once per
+ * walk, rather than carried in struct guard_walk: the program's stack and
+ * bpf_loop's callback share 512 bytes. */
+static __always_inline int workspace__is_own(const struct bh_inode_key *key)
+{
+	struct bh_session *s = session__current();
+	struct bh_session_state *st;
+
+	if (!s)
+		return 0;
+	st = bpf_map_lookup_elem(&session_state, &s->id);
+	return st && st->workspace_dev == key->dev && st->workspace_ino == key->ino;
+}
+
 static long walk__step(__u32 level, struct guard_walk *w)
 {
 	struct dentry *d = w->dentry;
@@ -83,11 +109,22 @@ static long walk__step(__u32 level, struct guard_walk *w)
 		p = bpf_map_lookup_elem(&inode_policy, &key);
 		if (p) {
 			__u8 before = w->hit.verdict;
+			/* Only the nearest workspace counts, and not the session's own. */
+			__u8 skip_workspace = w->workspace_seen;
 
+			if (!skip_workspace && w->in_session && workspace__held(p)) {
+				w->workspace_seen = 1;
+				skip_workspace = workspace__is_own(&key);
+			}
 			for (int j = 0; j < BH_RULES_PER_OBJECT; j++) {
 				struct bh_guard_rule r = p->rules[j];
 
 				r.match &= want;
+				if (r.scope == BH_SCOPE_OTHER_WORKSPACE) {
+					if (skip_workspace)
+						continue;
+					r.scope = r.agent_kind ? BH_SCOPE_AGENT : BH_SCOPE_SESSIONS;
+				}
 				if (r.match)
 					rule__consider(&w->hit, &r, w->op, w->in_session, w->agent_kind);
 			}

@@ -63,6 +63,8 @@ constexpr std::array kFields = {
     FieldInfo{"fd.ino", F::kFdIno, T::kNumber, A::kNone, "inode of the object"},
     FieldInfo{"fd.dev", F::kFdDev, T::kNumber, A::kNone, "device of the object"},
     FieldInfo{"fd.sip.name", F::kFdSipName, T::kString, A::kNone, "host name the daemon resolved to the server address"},
+    FieldInfo{"fd.in_other_workspace", F::kFdInOtherWorkspace, T::kBool, A::kNone,
+              "the file lies in the workspace of another live agent session (the nearest enclosing one)"},
     FieldInfo{"user.name", F::kUserName, T::kString, A::kNone, "user name"},
     FieldInfo{"user.uid", F::kUserUid, T::kNumber, A::kNone, "user id"},
     FieldInfo{"user.loginuid", F::kUserLoginuid, T::kNumber, A::kNone, "audit login uid, -1 if unset"},

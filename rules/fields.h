@@ -34,7 +34,7 @@ enum class FieldId : uint16_t {
     kProcTty, kProcSname, kProcIsExeFromMemfd, kProcExeIno,
     kFdName, kFdDirectory, kFdFilename, kFdNameraw, kFdTypechar, kFdType, kFdNum, kFdSip,
     kFdRip, kFdIp, kFdNet, kFdSnet, kFdLport, kFdRport, kFdSport, kFdL4proto, kFdIno, kFdDev,
-    kFdSipName,
+    kFdSipName, kFdInOtherWorkspace,
     kUserName, kUserUid, kUserLoginuid, kUserLoginname, kGroupGid, kGroupName,
     kContainerId, kContainerImageRepository, kContainerPrivileged, kK8sNsName, kK8sPodName,
     kAgentSession, kAgentName, kAgentPid, kAgentWorkspace, kAgentRisk, kAgentToolUseId,

@@ -12,7 +12,7 @@ constexpr uint32_t kOpOpen = kOpRead | kOpWrite;
 
 constexpr const char* kKernelFields =
     "the kernel checks only evt.type, evt.is_open_read, evt.is_open_write, fd.name, fd.directory, "
-    "fd.filename, fd.typechar (f, u), agent.session and agent.name";
+    "fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name";
 
 struct Atom {
     enum class Kind { kOps, kObject, kScope, kNoop };
@@ -156,6 +156,12 @@ Result<Atom> classify_check(const Expr& check) {
             if (auto ok = validate_path(check, target->target); !ok) return ok.error();
         }
         atom.targets.push_back(std::move(*target));
+    } else if (name == "fd.in_other_workspace" && op == CompareOp::kEq && check.value.kind == Value::Kind::kString) {
+        if (check.value.text != "true") {
+            return unsupported(check, "is a negation; the kernel protects the other sessions' workspaces, "
+                                      "not the rest of the host");
+        }
+        atom.targets.push_back({TargetKind::kOtherWorkspaces, ""});
     } else if (name == "fd.directory" && eq_or_in && values) {
         // Over-approximates: the kernel protects the whole subtree, a superset
         // of "files directly in the directory".
@@ -240,6 +246,9 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
         return Error{{}, "'" + describe(conjunction, atoms) +
                              "' names no file (add fd.name, fd.directory or fd.filename)"};
     }
+    // Only a session has a workspace to tell apart from the others'.
+    if (object->targets.front().kind == TargetKind::kOtherWorkspaces && alt.scope == KernelScope::kHost)
+        alt.scope = KernelScope::kSessions;
     alt.ops = ops;
     alt.targets = object->targets;
     return alt;

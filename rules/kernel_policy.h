@@ -41,6 +41,9 @@ enum class TargetKind : uint8_t {
     kPath = 0,     // one object; matched by (dev, inode), every alias hits it
     kSubtree = 1,  // a directory and everything below it, by inode of an ancestor
     kPattern = 2,  // a name pattern for objects that may not exist yet
+    // The workspaces of the live sessions, each a subtree that applies to
+    // sessions working elsewhere; `target` is empty (the daemon knows them).
+    kOtherWorkspaces = 3,
 };
 
 // One protected object of one rule.

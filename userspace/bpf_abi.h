@@ -38,7 +38,7 @@ static_assert(sizeof(bh_syscall_event) == 72 + 64 + BH_SYSCALL_STR_MAX + BH_PATH
 static_assert(sizeof(bh_net_rule) == 16);
 static_assert(sizeof(bh_net_policy) == 8 + 16 * BH_NET_RULES_MAX);
 static_assert(sizeof(bh_net_addr_key) == 20);
-static_assert(sizeof(bh_session_state) == 32);
+static_assert(sizeof(bh_session_state) == 48);
 static_assert(sizeof(bh_egress_event) == 72 + 56);
 static_assert(sizeof(bh_taint_event) == 72 + 24);
 static_assert(offsetof(bh_syscall_event, path) == 72 + 64 + BH_SYSCALL_STR_MAX);

@@ -280,8 +280,9 @@ int explain(const std::vector<std::string>& files, const std::string& name) {
         std::cout << "kernel:     " << kVerdicts[static_cast<int>(p.verdict)] << " " << events::op_name(p.ops)
                   << " by " << kScopes[static_cast<int>(p.scope)] << p.agent << " on:\n";
         for (const auto& t : p.targets) {
-            static const char* kKinds[] = {"object (by inode)", "subtree (by ancestor inode)", "name pattern"};
-            std::cout << "            " << t.target << "  [" << kKinds[static_cast<int>(t.kind)] << "]\n";
+            static const char* kKinds[] = {"object (by inode)", "subtree (by ancestor inode)", "name pattern",
+                                           "subtree (by ancestor inode), for sessions working elsewhere"};
+            std::cout << "            " << (t.kind == rules::TargetKind::kOtherWorkspaces ? "each live session's workspace" : t.target) << "  [" << kKinds[static_cast<int>(t.kind)] << "]\n";
         }
     }
     for (const auto& n : kernel.policy.net) {

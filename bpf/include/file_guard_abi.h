@@ -29,6 +29,11 @@ enum bh_scope {
 	BH_SCOPE_HOST = 0,
 	BH_SCOPE_SESSIONS = 1,
 	BH_SCOPE_AGENT = 2,
+	/* Sessions working elsewhere: stored (SUBTREE) under the workspace of a
+	 * live session, and only the nearest workspace on the walk counts, so a
+	 * session reading its own (or one it shares) is not matched. With an
+	 * agent_kind, only that agent's sessions. */
+	BH_SCOPE_OTHER_WORKSPACE = 3,
 };
 
 /* How a protection entry matches the object it is stored under. */

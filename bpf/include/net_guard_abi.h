@@ -78,6 +78,8 @@ struct bh_session_state {
 	__u64 taint_dev;  /* the object whose read tainted it */
 	__u64 taint_ino;
 	__u64 tainted_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 workspace_dev; /* the session's workspace directory, 0 = none */
+	__u64 workspace_ino;
 };
 
 /* bh_egress_event.rule_id when the taint policy, not a rule, decided. */

@@ -99,13 +99,13 @@ static __always_inline int taint__session(const struct bh_session *s, __u32 rule
 	cur = bpf_map_lookup_elem(&session_state, &s->id);
 	if (cur && (cur->flags & BH_SESSION_TAINTED))
 		return 0;
-	st.flags = BH_SESSION_TAINTED;
+	if (cur)
+		st = *cur;  /* keeps the workspace the daemon wrote */
+	st.flags |= BH_SESSION_TAINTED;
 	st.taint_rule = rule_id;
 	st.taint_dev = obj->dev;
 	st.taint_ino = obj->ino;
 	st.tainted_ns = bpf_ktime_get_boot_ns();
-	if (cur)
-		st.flags |= cur->flags;
 	if (bpf_map_update_elem(&session_state, &s->id, &st, BPF_ANY)) {
 		stats__inc(BH_STAT_STORAGE_FAILED);
 		return 1;

@@ -43,7 +43,10 @@ std::string targets(const FileProtection& p) {
     std::string out;
     for (const auto& t : p.targets) {
         if (!out.empty()) out += " ";
-        out += (t.kind == TargetKind::kPath ? "path:" : t.kind == TargetKind::kSubtree ? "subtree:" : "pattern:") +
+        out += (t.kind == TargetKind::kPath      ? "path:"
+                : t.kind == TargetKind::kSubtree ? "subtree:"
+                : t.kind == TargetKind::kPattern ? "pattern:"
+                                                 : "other-workspaces") +
                t.target;
     }
     return out;
@@ -55,7 +58,8 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
     const std::vector<std::string> want = {
         "Read SSH private key",       "Read cloud credentials",         "Read cluster or registry credentials",
         "Read git credentials",       "Read package registry token",    "Read agent credentials",
-        "Read environment secrets file", "Read shell history",          "Write git hook",
+        "Read environment secrets file", "Read shell history",          "Read another session's workspace",
+        "Write git hook",
         "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
         "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
         "Access bulkhead state",      "Connect to a container runtime or systemd socket",
@@ -76,7 +80,7 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     ASSERT_EQ(compiled_.report.size(), rules_.rules.size());
     for (size_t i = 0; i < rules_.rules.size(); ++i) {
         const Rule& rule = rules_.rules[i];
-        const bool file_rule = i < 17;
+        const bool file_rule = i < 18;
         const bool tool_rule = rule.source == kToolCallSource;
         EXPECT_FALSE(rule.desc.empty()) << rule.name;
         EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
@@ -159,6 +163,17 @@ TEST_F(AgentsRulesetTest, ReadSshPrivateKey) {
     EXPECT_EQ(p.file, kAgentsRules);
     EXPECT_GT(p.line, 0);
     EXPECT_EQ(targets(p), "pattern:~/.ssh/id_* path:~/.ssh/config");
+}
+
+// The daemon fills in the workspaces; the kernel tells a session's own apart.
+TEST_F(AgentsRulesetTest, ReadAnotherSessionsWorkspace) {
+    auto found = protections("Read another session's workspace");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0]->ops, kOpRead);
+    EXPECT_EQ(found[0]->verdict, KernelVerdict::kDeny);
+    EXPECT_EQ(found[0]->scope, KernelScope::kSessions);
+    EXPECT_EQ(found[0]->risk, 40);
+    EXPECT_EQ(targets(*found[0]), "other-workspaces");
 }
 
 TEST_F(AgentsRulesetTest, ReadCloudCredentials) {

@@ -56,7 +56,8 @@ std::string policy_text(const KernelPolicy& policy) {
             const auto& t = p.targets[i];
             out += (i ? " " : "") + std::string(t.kind == TargetKind::kPath      ? "path:"
                                                 : t.kind == TargetKind::kSubtree ? "subtree:"
-                                                                                 : "pattern:") +
+                                                : t.kind == TargetKind::kPattern ? "pattern:"
+                                                                                 : "other-workspaces") +
                    t.target;
         }
         out += "]";
@@ -99,6 +100,10 @@ TEST(KernelCompilerTest, Accepts) {
         {"open_read and fd.name glob ~/.aws/**", "block", "deny read host [subtree:~/.aws]"},
         {"open_read and fd.name glob ~/.ssh/id_*", "block", "deny read host [pattern:~/.ssh/id_*]"},
         {"open_read and fd.name glob **/.env", "block", "deny read host [pattern:**/.env]"},
+        // Only sessions have a workspace to tell apart from the others'.
+        {"open_read and fd.in_other_workspace = true", "block", "deny read sessions [other-workspaces]"},
+        {"open_read and agent.name = codex and fd.in_other_workspace = true", "block",
+         "deny read agent=codex [other-workspaces]"},
         {"open_read and fd.name glob **/.git/hooks/*", "block", "deny read host [pattern:**/.git/hooks/*]"},
         // Several alternatives: same ops merge their targets...
         {"open_read and (fd.name = /a or fd.name glob /b/*)", "block", "deny read host [path:/a pattern:/b/*]"},
@@ -151,14 +156,14 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
     const RejectCase cases[] = {
         {"open_read and fd.name = /a and proc.cmdline contains x",
          "'proc.cmdline contains x' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
         {"open_read and fd.name = /a and not proc.name = ssh",
          "'not proc.name = ssh' is a negation; the kernel cannot check 'not'"},
         {"evt.type = execve and fd.name = /a",
          "'evt.type = execve' names evt.type 'execve', which is not a file operation the kernel guards"},
         {"open_read and fd.name contains .ssh",
          "'fd.name contains .ssh' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
         {"open_read and fd.name startswith /etc/pass",
          "'fd.name startswith /etc/pass' is a string prefix, not a directory; the kernel matches whole directories "
          "(end the prefix with '/')"},
@@ -180,12 +185,15 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
         {"open_read and fd.name glob *.pem", "'fd.name glob *.pem' is a relative pattern; start it with '/', '~/' or '**/'"},
         {"open_read and fd.name glob /a/x**",
          "'fd.name glob /a/x**' has the component 'x**'; '**' must be a whole component"},
+        {"open_read and fd.in_other_workspace = false",
+         "'fd.in_other_workspace = false' is a negation; the kernel protects the other sessions' workspaces, not the "
+         "rest of the host"},
         {"open_read and fd.name glob /home/*/.ssh/*_key",
          "'fd.name glob /home/*/.ssh/*_key' has '*' in the directory component '*'; the kernel matches '*' only in "
          "the last component"},
         {"open_read and fd.name iglob /a", "'fd.name iglob /a' is not a kernel check (the kernel checks only evt.type, "
                                            "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, "
-                                           "fd.typechar (f, u), agent.session and agent.name)"},
+                                           "fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
         {"open_read and fd.name pmatch (/a/*)",
          "'fd.name pmatch (/a/*)' has the wildcard item '/a/*'; the kernel matches pmatch prefixes only without "
          "wildcards (use glob)"},
@@ -207,7 +215,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "'agent.name = a' and 'agent.name = b' name two agents; no session can match both"},
         {"open_read and evt.is_open_read = false and fd.name = /x",
          "'evt.is_open_read = false' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
     };
     for (const auto& c : cases) {
         for (const char* action : {"block", "ask"}) {
@@ -255,7 +263,7 @@ TEST(KernelCompilerTest, ReportsPlacement) {
     EXPECT_EQ(out.report[1].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[1].reason,
               "'proc.name = cat' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.typechar (f, u), agent.session and agent.name)");
+              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)");
     EXPECT_EQ(out.report[2].placement, Placement::kDisabled);
     EXPECT_EQ(out.report[3].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[3].reason, "source 'aws_cloudtrail' is not seen by the kernel file guard");

@@ -144,6 +144,7 @@ private:
     void setup_agents();
     void restore_sessions();
     void save_sessions();
+    bool refresh_workspaces();
     guards::PlanInputs plan_inputs();
     bool reload(std::string* error);
     void rescan();
@@ -213,6 +214,7 @@ private:
     std::unique_ptr<guards::Loader> loader_;
     std::optional<LoadedPolicy> policy_;
     session::Table sessions_;
+    session::Workspaces workspaces_;  // the live sessions', as the file guard knows them
     std::string cgroup_root_;
     ring_buffer* ring_ = nullptr;
     Fd epoll_, listen_, hook_listen_, signal_fd_, timer_;
@@ -329,6 +331,8 @@ guards::PlanInputs Daemon::plan_inputs() {
     in.agent_kinds = sessions_.agent_kinds();
     in.taint_allow = opts_.config.taint_allow;
     in.resolved = resolved_;
+    for (const auto& [ws, ids] : workspaces_)
+        in.workspaces.push_back(ws);
     return in;
 }
 
@@ -414,9 +418,41 @@ void Daemon::restore_sessions() {
             sessions_.add(std::move(x));
         }
     }
+    refresh_workspaces();  // before the first plan, which reads them
+}
+
+// The live sessions' workspaces, for rules on fd.in_other_workspace: each
+// session's own goes to the kernel (session_state), so the file guard can
+// tell it from the others'. True when the set moved and the file guard
+// needs a new plan. Run at every change of the session table and every
+// rescan tick (a session whose leader exited releases its workspace).
+bool Daemon::refresh_workspaces() {
+    auto now = sessions_.workspaces(guards::host_homes());
+    if (now == workspaces_)
+        return false;
+    for (const auto& [ws, ids] : now) {
+        bh_inode_key key{};
+        if (!guards::inode_key_of(ws, &key))
+            continue;
+        for (uint64_t id : ids) {
+            bh_session_state st{};
+            bpf_map_lookup_elem(loader_->maps().session_state, &id, &st);
+            if (st.workspace_dev == key.dev && st.workspace_ino == key.ino)
+                continue;
+            st.workspace_dev = key.dev;
+            st.workspace_ino = key.ino;
+            if (bpf_map_update_elem(loader_->maps().session_state, &id, &st, BPF_ANY) != 0)
+                spdlog::error("{}", errno_message("sessions: cannot record the workspace of session " +
+                                                      std::to_string(id), errno));
+        }
+    }
+    workspaces_ = std::move(now);
+    return true;
 }
 
 void Daemon::save_sessions() {
+    if (refresh_workspaces())
+        rescan();
     json arr = json::array();
     for (const auto& [id, s] : sessions_.all()) {
         json j = session::to_json(s);
@@ -500,6 +536,7 @@ bool Daemon::reload(std::string* error) {
 void Daemon::rescan() {
     if (!policy_)
         return;
+    refresh_workspaces();
     setup_agents();  // agents get installed and upgraded while we run
     auto plan = replan(*policy_, plan_inputs());
     if (plan.fingerprint == policy_->plan.fingerprint || !plan.errors.empty())
@@ -510,7 +547,9 @@ void Daemon::rescan() {
         return;
     }
     watch_asks(plan);
-    spdlog::info("file-guard: protected paths changed on disk; re-resolved ({} inodes, {} files held for ask)",
+    for (const auto& w : plan.warnings)
+        spdlog::warn("{}", w);
+    spdlog::info("file-guard: protected paths or session workspaces changed; re-resolved ({} inodes, {} files held for ask)",
                  plan.inodes.size(), plan.asks.size());
     policy_->plan = std::move(plan);
 }
@@ -677,6 +716,8 @@ events::Event Daemon::publish(events::Event e) {
         e.agent_pid = session->leader_pid;
         if (e.workspace.empty())
             e.workspace = session->workspace;
+        if (e.kind == "file")
+            e.in_other_workspace = session::in_other_workspace(workspaces_, e.path, session->id);
     }
     if (session && !session->level.empty())
         e.level = session->level;
@@ -1349,7 +1390,10 @@ json Daemon::start_session(const Client& c, const json& req) {
     s.agent = agent;
     s.agent_kind = sessions_.agent_kind(agent);
     s.uid = c.peer.uid;
+    std::error_code wec;  // as the kernel names paths: no symlinks, no '..'
     s.workspace = req.value("workspace", "");
+    if (auto canonical = fs::weakly_canonical(s.workspace, wec); !s.workspace.empty() && !wec)
+        s.workspace = canonical.string();
     s.leader_pid = static_cast<uint32_t>(c.peer.pid);
     s.origin = "run";
     s.level = req.value("level", "");
@@ -1375,6 +1419,13 @@ json Daemon::start_session(const Client& c, const json& req) {
     // `ask`: whether this daemon holds the rule's files; a level-2 launcher
     // then leaves them to the broker instead of denying them in Landlock.
     json reply = {{"ok", true}, {"session", std::to_string(s.id)}, {"cgroup", s.cgroup}, {"ask", asks_ != nullptr}};
+    // Level 2: the launcher's Landlock ruleset keeps the session out of
+    // these (all but its own and those enclosing it).
+    json others = json::array();
+    for (const auto& [ws, ids] : workspaces_)
+        if (s.workspace != ws && s.workspace.rfind(ws + "/", 0) != 0)
+            others.push_back(ws);
+    reply["other_workspaces"] = others;
     if (req.value("isolate", "") == "vm") {
         // `bulkhead run --isolate vm`: the session lives in a VM from its start.
         if (!vm_)
@@ -1500,6 +1551,7 @@ std::vector<std::pair<const rules::Rule*, std::string>> Daemon::judge_tool_call(
             open.op = kind == hooks::ToolKind::kWrite ? "write" : "read";
             open.path = n;
             open.fd = 0;  // the open has not happened; any descriptor stands for success
+            open.in_other_workspace = open.session && session::in_other_workspace(workspaces_, n, open.session);
             run(open, open.op + " of " + given);
         }
     }

@@ -317,6 +317,12 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kAgentVerdict: return !e_.verdict.empty() && str(e_.verdict, out);
     case FieldId::kAgentLevel: return !e_.level.empty() && str(e_.level, out);
     case FieldId::kFdSipName: return ip_socket_ && !e_.sip_name.empty() && str(e_.sip_name, out);
+    case FieldId::kFdInOtherWorkspace:
+        if (!file || !e_.session)
+            return false;
+        out->type = rules::FieldType::kBool;
+        out->boolean = e_.in_other_workspace;
+        return true;
     case FieldId::kAgentTainted:
         if (!e_.session)
             return false;

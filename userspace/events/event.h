@@ -61,6 +61,7 @@ struct Event {
     std::string action;      // the rule's action: audit, block, ask, kill, promote
     // Session context (daemon's session table, agent hooks).
     std::string workspace;
+    bool in_other_workspace = false;  // a file event's object lies in another live session's workspace
     std::string tool_use_id;
     std::string tool_name;
     nlohmann::json tool_input;  // a tool call's input as the agent sent it (kind "tool")

@@ -36,6 +36,15 @@ std::vector<std::string> host_homes() {
     return homes;
 }
 
+bool inode_key_of(const std::string& path, bh_inode_key* key) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+        return false;
+    key->dev = kernel_dev(st.st_dev);
+    key->ino = st.st_ino;
+    return true;
+}
+
 namespace {
 
 bool has_star(const std::string& s) { return s.find('*') != std::string::npos; }
@@ -61,15 +70,6 @@ std::vector<std::string> expand_home(const std::string& t, const std::vector<std
     for (const auto& h : homes)
         out.push_back(h + t.substr(1));
     return out;
-}
-
-bool stat_key(const std::string& path, bh_inode_key* key) {
-    struct stat st{};
-    if (::stat(path.c_str(), &st) != 0)
-        return false;
-    key->dev = kernel_dev(st.st_dev);
-    key->ino = st.st_ino;
-    return true;
 }
 
 // Parses `prefix*suffix` (at most one star) into a leaf glob.
@@ -178,7 +178,7 @@ struct Planner {
         fs::path cur = fs::path(path).parent_path();
         while (!cur.empty() && cur != cur.root_path()) {
             bh_inode_key key;
-            if (stat_key(cur.string(), &key))
+            if (inode_key_of(cur.string(), &key))
                 claim_inode(p, key, r, cur.string());
             cur = cur.parent_path();
         }
@@ -187,7 +187,7 @@ struct Planner {
     void add_dir_pattern(const FileProtection& p, const std::string& dir, const std::string& leaf,
                          bh_guard_rule r, std::string* fp) {
         bh_inode_key key;
-        if (!stat_key(dir, &key)) {
+        if (!inode_key_of(dir, &key)) {
             plan.pending.push_back(dir + "/" + leaf);
             *fp += "?" + dir + ";";
             return;
@@ -202,7 +202,7 @@ struct Planner {
         for (const auto& path : leaf_matches(dir, std::string(g.prefix, g.prefix_len),
                                              std::string(g.suffix, g.suffix_len))) {
             bh_inode_key file;
-            if (!stat_key(path, &file))
+            if (!inode_key_of(path, &file))
                 continue;
             *fp += path + "=" + std::to_string(file.dev) + ":" + std::to_string(file.ino) + ";";
             bh_guard_rule exact = r;
@@ -243,7 +243,7 @@ struct Planner {
     void add_dir_name(const FileProtection& p, const std::string& dir, const std::string& leaf,
                       bh_guard_rule r, std::string* fp) {
         bh_inode_key key;
-        if (!stat_key(dir, &key)) {
+        if (!inode_key_of(dir, &key)) {
             plan.pending.push_back(dir + "/" + leaf);
             *fp += "?" + dir + ";";
             return;
@@ -304,8 +304,29 @@ struct Planner {
                      " patterns share the name '" + std::string(key.name) + "'");
     }
 
+    // Each live session's workspace, by inode: the kernel applies the claim
+    // to sessions whose nearest workspace above the object is not their own.
+    void add_workspaces(bh_guard_rule r, std::string* fp) {
+        r.match = BH_MATCH_SUBTREE;
+        r.scope = BH_SCOPE_OTHER_WORKSPACE;
+        for (const auto& ws : in.workspaces) {
+            bh_inode_key key;
+            bool exists = inode_key_of(ws, &key);
+            *fp += "workspace " + ws + "=" + (exists ? std::to_string(key.dev) + ":" + std::to_string(key.ino) : "?") + ";";
+            if (!exists)
+                continue;  // gone with its session: nothing left to read
+            auto& slot = plan.inodes[key];
+            if (add_claim(slot.rules, r) < 0)
+                plan.warnings.push_back("file-guard: workspace " + ws + " holds " + std::to_string(BH_RULES_PER_OBJECT) +
+                                        " other protections; other sessions' reads of it are not checked");
+            plan.ancestor_devs[key.dev] = 1;
+        }
+    }
+
     void add_target(const FileProtection& p, const rules::FileTarget& t, bh_guard_rule r,
                     std::string* fp) {
+        if (t.kind == TargetKind::kOtherWorkspaces)
+            return add_workspaces(r, fp);
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0)
             return add_anywhere_pattern(p, t.target.substr(3), r);
         for (const auto& path : expand_home(t.target, in.homes)) {
@@ -322,7 +343,7 @@ struct Planner {
                 continue;
             }
             bh_inode_key key;
-            bool exists = stat_key(path, &key);
+            bool exists = inode_key_of(path, &key);
             *fp += path + "=" + (exists ? std::to_string(key.dev) + ":" + std::to_string(key.ino)
                                         : std::string("?")) + ";";
             if (t.kind == TargetKind::kSubtree) {

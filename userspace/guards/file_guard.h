@@ -81,7 +81,13 @@ struct PlanInputs {
     // session may still reach besides loopback.
     std::map<std::string, std::vector<std::string>> resolved;
     std::vector<std::string> taint_allow;
+    // Live sessions' workspaces (session::Table::workspaces), for rules on
+    // fd.in_other_workspace.
+    std::vector<std::string> workspaces;
 };
+
+// (dev, ino) of a path as the kernel sees it; false when it does not exist.
+bool inode_key_of(const std::string& path, bh_inode_key* key);
 
 // Ops a protection must also cover so it cannot be sidestepped: reading a
 // secret is also mapping, linking or moving it; writing a persistence file

@@ -177,6 +177,13 @@ private:
     }
 
     void add_target(const rules::FileProtection& p, const rules::FileTarget& t, uint64_t obj, uint64_t dir) {
+        if (t.kind == TargetKind::kOtherWorkspaces) {
+            gap(p.rule, "workspaces of sessions started later",
+                "the ruleset is fixed when the session starts; the daemon names the ones live then");
+            for (const auto& ws : in_.other_workspaces)
+                add_target(p, {TargetKind::kSubtree, ws}, obj, dir);
+            return;
+        }
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0) {
             gap(p.rule, esc(t.target),
                 "a name in any directory: Landlock grants rights beneath given directories, not by name");

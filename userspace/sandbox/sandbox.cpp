@@ -21,7 +21,7 @@ namespace bulkhead::sandbox {
 std::unique_ptr<Sandbox> Sandbox::prepare(const rules::KernelPolicy& policy, const Options& o,
                                           std::string* error) {
     std::unique_ptr<Sandbox> sb(new Sandbox());
-    LandlockInputs in{o.abi < 0 ? landlock_abi() : o.abi, o.homes, o.agent, o.ask_broker};
+    LandlockInputs in{o.abi < 0 ? landlock_abi() : o.abi, o.homes, o.agent, o.ask_broker, o.other_workspaces};
     sb->plan_ = plan_landlock(policy, in, /* create_ruleset = */ true);
     std::string all;
     for (const auto& e : sb->plan_.errors)

@@ -29,6 +29,7 @@ struct Options {
     // The daemon's ask broker holds the files of `ask` rules for this
     // session: Landlock leaves them to it. Without one they are denied.
     bool ask_broker = false;
+    std::vector<std::string> other_workspaces;  // live sessions' (from the daemon)
 };
 
 class Sandbox {

@@ -176,6 +176,7 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
     ChildSetup s{"", "", lv.level, nullptr};
     std::string daemon_note;
     bool daemon_asks = false;
+    std::vector<std::string> other_workspaces;
     if (::access(opts.socket.c_str(), F_OK) != 0) {
         daemon_note = "no daemon at " + opts.socket;
     } else {
@@ -190,6 +191,9 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
                 s.cgroup = reply.value("cgroup", "");
                 s.session = reply.value("session", "");
                 daemon_asks = reply.value("ask", false);
+                for (const auto& ws : reply.value("other_workspaces", nlohmann::json::array()))
+                    if (ws.is_string())
+                        other_workspaces.push_back(ws.get<std::string>());
             } else {
                 daemon_note = "the daemon gave no session (" + reply.value("error", std::string("refused")) + ")";
             }
@@ -202,6 +206,7 @@ int run_sandboxed(const RunOptions& opts, const LevelChoice& lv) {
     so.agent = opts.agent;
     so.homes = *homes;
     so.ask_broker = daemon_asks;
+    so.other_workspaces = other_workspaces;
     auto sb = sandbox::Sandbox::prepare(*policy, so, &err);
     if (!sb) {
         if (!s.session.empty())

@@ -2,8 +2,11 @@
 #include "session/sessions.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <ctime>
 #include <fstream>
 #include <regex>
@@ -114,6 +117,37 @@ std::optional<std::string> container_id_of(uint32_t pid) {
     if (std::regex_search(all, m, id_re))
         return m[1].str().substr(0, 12);
     return std::string();
+}
+
+bool in_other_workspace(const Workspaces& w, const std::string& path, uint64_t session) {
+    if (w.empty() || path.empty() || path[0] != '/')
+        return false;
+    // Nearest first: the path itself, then each parent ("/" claims nothing).
+    std::string_view p = path;
+    while (p.size() > 1) {
+        if (auto it = w.find(p); it != w.end())
+            return std::find(it->second.begin(), it->second.end(), session) == it->second.end();
+        p = p.substr(0, p.rfind('/'));
+    }
+    return false;
+}
+
+Workspaces Table::workspaces(const std::vector<std::string>& homes) const {
+    Workspaces out;
+    for (const auto& [id, s] : sessions_) {
+        if (s.state == "ended" || s.state == "killed" || s.workspace.empty() || s.workspace[0] != '/')
+            continue;
+        if (s.leader_pid && ::kill(static_cast<pid_t>(s.leader_pid), 0) != 0 && errno == ESRCH)
+            continue;  // its leader exited (discovered sessions never say they ended)
+        std::string ws = s.workspace;
+        while (ws.size() > 1 && ws.back() == '/')
+            ws.pop_back();
+        if (ws == "/" || ws == "/tmp" || ws == "/var/tmp" || ws == "/home" ||
+            std::find(homes.begin(), homes.end(), ws) != homes.end())
+            continue;
+        out[ws].push_back(id);
+    }
+    return out;
 }
 
 uint64_t Table::next_id() {

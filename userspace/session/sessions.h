@@ -68,6 +68,16 @@ std::optional<Cmdline> cmdline_of(uint32_t pid, const std::string& comm);
 // cgroup path, "" outside a container; nullopt when the process is gone.
 std::optional<std::string> container_id_of(uint32_t pid);
 
+// The live sessions' workspaces, path → the sessions working there. Only
+// project directories count: "/", the homes, /tmp and /var/tmp hold
+// everything, so a session started there claims nothing, and neither does a
+// session whose leader process is gone.
+using Workspaces = std::map<std::string, std::vector<uint64_t>, std::less<>>;
+
+// Whether `path` lies in another session's workspace: the nearest workspace
+// enclosing it is not one `session` works in (fd.in_other_workspace).
+bool in_other_workspace(const Workspaces& w, const std::string& path, uint64_t session);
+
 class Table {
 public:
     // Allocates ids unique across daemon restarts: start time << 20 | counter.
@@ -80,6 +90,7 @@ public:
     Session* find(uint64_t id);
     Session* find_by_cgroup(uint64_t cgroup_id);
     const std::map<uint64_t, Session>& all() const { return sessions_; }
+    Workspaces workspaces(const std::vector<std::string>& homes) const;
 
 private:
     std::map<uint64_t, Session> sessions_;

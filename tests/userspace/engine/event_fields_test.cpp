@@ -103,6 +103,22 @@ TEST(EventFields, Connect) {
           });
 }
 
+// The daemon decides fd.in_other_workspace from its session table; the
+// field is there only on a session's file events.
+TEST(EventFields, InOtherWorkspace) {
+    events::Event e;
+    e.kind = "file";
+    e.path = "/src/a/main.c";
+    e.session = 7;
+    e.in_other_workspace = true;
+    check(e, {{"fd.in_other_workspace = true", true}, {"fd.in_other_workspace exists", true}});
+    e.in_other_workspace = false;
+    check(e, {{"fd.in_other_workspace = true", false}, {"fd.in_other_workspace = false", true}});
+    e.session = 0;
+    check(e, {{"fd.in_other_workspace exists", false}});
+    check(connect_event(), {{"fd.in_other_workspace exists", false}});
+}
+
 TEST(EventFields, Exec) {
     check(exec_event(),
           {

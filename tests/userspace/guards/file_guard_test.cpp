@@ -115,6 +115,30 @@ TEST_F(FilePlanTest, SubtreeAndPatterns) {
     EXPECT_TRUE(plan.names.count(mcp));
 }
 
+// Each live workspace by inode, for sessions working elsewhere; a workspace
+// that is gone claims nothing, and a new set of workspaces is a new plan.
+TEST_F(FilePlanTest, OtherWorkspacesAreSubtreesForSessionsWorkingElsewhere) {
+    fs::create_directories(root_ / "work/a");
+    fs::create_directories(root_ / "work/b");
+    KernelPolicy pol{{rule({{TargetKind::kOtherWorkspaces, ""}})}};
+    inputs_.workspaces = {(root_ / "work/a").string(), (root_ / "work/gone").string()};
+    FilePlan plan = plan_file_policy(pol, inputs_);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+    ASSERT_EQ(plan.inodes.size(), 1u);
+    const auto& a = plan.inodes.at(key_of(root_ / "work/a"));
+    EXPECT_EQ(a.rules[0].scope, BH_SCOPE_OTHER_WORKSPACE);
+    EXPECT_EQ(a.rules[0].match, BH_MATCH_SUBTREE);
+    EXPECT_EQ(a.rules[0].verdict, BH_VERDICT_DENY);
+    EXPECT_EQ(a.rules[0].ops, close_ops(BH_OP_READ));
+    EXPECT_EQ(a.rules[0].rule_id, 1u);
+    EXPECT_TRUE(plan.ancestor_devs.count(key_of(root_ / "work/a").dev));
+
+    inputs_.workspaces.push_back((root_ / "work/b").string());
+    FilePlan more = plan_file_policy(pol, inputs_);
+    EXPECT_NE(more.fingerprint, plan.fingerprint) << "a new workspace must change the plan";
+    EXPECT_TRUE(more.inodes.count(key_of(root_ / "work/b")));
+}
+
 struct RejectCase {
     rules::FileTarget target;
     KernelVerdict verdict;
