@@ -24,6 +24,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 #define O_TRUNC 01000
+/* f_flags bit of an open for exec (do_open_execat: the program, a script's
+ * interpreter, the ELF interpreter); fanotify's FAN_OPEN_EXEC keys on it. */
+#define __FMODE_EXEC 0x20
+#define PROT_EXEC 0x4
 
 struct guard_walk {
 	struct dentry *dentry;
@@ -419,6 +423,8 @@ int BPF_PROG(lsm_file_open, struct file *file, int ret)
 		op |= BH_OP_READ;
 	if ((mode & FMODE_WRITE) || (BPF_CORE_READ(file, f_flags) & O_TRUNC))
 		op |= BH_OP_WRITE;
+	if (BPF_CORE_READ(file, f_flags) & __FMODE_EXEC)
+		op |= BH_OP_EXEC;
 	if (!op)
 		return 0;
 	return guard__check(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), op);
@@ -432,8 +438,10 @@ int BPF_PROG(lsm_mmap_file, struct file *file, unsigned long reqprot, unsigned l
 		return ret;
 	if (!file)
 		return 0;
+	/* An executable mapping runs the file without exec: `ld.so PROGRAM`
+	 * maps PROGRAM's code this way. */
 	return guard__check(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
-			    BH_OP_MMAP);
+			    BH_OP_MMAP | ((prot & PROT_EXEC) ? BH_OP_EXEC : 0));
 }
 
 /* A Unix socket bound at a path is a file object: the listening socket's

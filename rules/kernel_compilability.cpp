@@ -12,7 +12,8 @@ constexpr uint32_t kOpOpen = kOpRead | kOpWrite;
 
 constexpr const char* kKernelFields =
     "the kernel checks only evt.type, evt.is_open_read, evt.is_open_write, fd.name, fd.directory, "
-    "fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name";
+    "fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and "
+    "agent.name";
 
 struct Atom {
     enum class Kind { kOps, kObject, kScope, kNoop };
@@ -21,6 +22,10 @@ struct Atom {
     std::vector<FileTarget> targets;
     KernelScope scope = KernelScope::kHost;
     std::string agent;
+    // The object is the program an exec runs (proc.exepath); with any other
+    // operation proc.exepath would name the subject, which the kernel does
+    // not match.
+    bool program = false;
     const Expr* source = nullptr;
 };
 
@@ -130,18 +135,24 @@ Result<Atom> classify_check(const Expr& check) {
         return {};
     };
     auto values = value_strings(check);
-    if (name == "fd.name" && eq_or_in && values) {
+    // An exec's object is its program: proc.exepath reads like fd.name there.
+    std::string object_field = name;
+    if (name == "proc.exepath") {
+        atom.program = true;
+        object_field = "fd.name";
+    }
+    if (object_field == "fd.name" && eq_or_in && values) {
         for (auto& v : *values) {
             if (auto ok = add(TargetKind::kPath, v); !ok) return ok.error();
         }
-    } else if (name == "fd.name" && op == CompareOp::kStartsWith && values) {
+    } else if (object_field == "fd.name" && op == CompareOp::kStartsWith && values) {
         const std::string& prefix = values->front();
         if (prefix.empty() || prefix.back() != '/') {
             return unsupported(check, "is a string prefix, not a directory; the kernel matches whole directories "
                                       "(end the prefix with '/')");
         }
         if (auto ok = add(TargetKind::kSubtree, strip_trailing_slash(prefix)); !ok) return ok.error();
-    } else if (name == "fd.name" && op == CompareOp::kPmatch && values) {
+    } else if (object_field == "fd.name" && op == CompareOp::kPmatch && values) {
         for (auto& v : *values) {
             if (v.find_first_of("*?[") != std::string::npos) {
                 return unsupported(check, "has the wildcard item '" + v + "'; the kernel matches pmatch prefixes "
@@ -149,7 +160,7 @@ Result<Atom> classify_check(const Expr& check) {
             }
             if (auto ok = add(TargetKind::kSubtree, strip_trailing_slash(v)); !ok) return ok.error();
         }
-    } else if (name == "fd.name" && op == CompareOp::kGlob && check.value.kind == Value::Kind::kString) {
+    } else if (object_field == "fd.name" && op == CompareOp::kGlob && check.value.kind == Value::Kind::kString) {
         auto target = classify_glob(check.value.text);
         if (!target) return unsupported(check, target.error().message);
         if (target->kind != TargetKind::kPattern) {
@@ -246,6 +257,12 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
         return Error{{}, "'" + describe(conjunction, atoms) +
                              "' names no file (add fd.name, fd.directory or fd.filename)"};
     }
+    if (object->program && ops != kOpExec) {
+        return Error{{}, "'" + to_condition(*object->source) +
+                             "' names the program of an exec; with other operations it is the process "
+                             "doing them, which the kernel does not match (use evt.type in (execve, execveat) "
+                             "alone, or fd.name for the file)"};
+    }
     // Only a session has a workspace to tell apart from the others'.
     if (object->targets.front().kind == TargetKind::kOtherWorkspaces && alt.scope == KernelScope::kHost)
         alt.scope = KernelScope::kSessions;
@@ -284,7 +301,8 @@ uint32_t ops_for_syscall(const std::string& syscall) {
         {"chmod", kOpSetattr},    {"fchmod", kOpSetattr},      {"fchmodat", kOpSetattr},
         {"fchmodat2", kOpSetattr}, {"chown", kOpSetattr},      {"fchown", kOpSetattr},
         {"fchownat", kOpSetattr}, {"lchown", kOpSetattr},      {"truncate", kOpWrite},
-        {"ftruncate", kOpWrite},  {"mmap", kOpMmap},
+        {"ftruncate", kOpWrite},  {"mmap", kOpMmap},         {"execve", kOpExec},
+        {"execveat", kOpExec},
         // Only with fd.typechar = u (a Unix socket at a path, an object
         // of the file guard); other connects are the net guard's.
         {"connect", kOpConnect},  {"sendto", kOpConnect},      {"sendmsg", kOpConnect},

@@ -25,6 +25,7 @@ enum FileOp : uint32_t {
     kOpSetattr = 1u << 6,  // chmod, chown
     kOpMmap = 1u << 7,     // mmap of an open file
     kOpConnect = 1u << 8,  // connect or send to a Unix socket bound at the object
+    kOpExec = 1u << 9,     // execve of the object, or mmap(PROT_EXEC) of it (ld.so PROGRAM)
 };
 
 enum class KernelVerdict : uint8_t { kAudit = 1, kDeny = 2, kAsk = 3 };

@@ -53,6 +53,7 @@ static_assert(bulkhead::rules::kOpUnlink == BH_OP_UNLINK);
 static_assert(bulkhead::rules::kOpSetattr == BH_OP_SETATTR);
 static_assert(bulkhead::rules::kOpMmap == BH_OP_MMAP);
 static_assert(bulkhead::rules::kOpConnect == BH_OP_CONNECT);
+static_assert(bulkhead::rules::kOpExec == BH_OP_EXEC);
 
 namespace bulkhead {
 

@@ -8,7 +8,7 @@
 
 /* Bump on any change to a struct in bpf/include/. The loader refuses pinned
  * state or objects of another version. */
-#define BH_ABI_VERSION 4
+#define BH_ABI_VERSION 5
 
 #define BH_COMM_LEN 16
 #define BH_PATH_MAX 4096

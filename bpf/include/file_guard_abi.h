@@ -18,6 +18,7 @@
 #define BH_OP_SETATTR (1u << 6)
 #define BH_OP_MMAP (1u << 7)
 #define BH_OP_CONNECT (1u << 8) /* connect or send to a Unix socket bound at the object */
+#define BH_OP_EXEC (1u << 9)    /* exec of the object, or an executable mapping of it */
 
 enum bh_verdict {
 	BH_VERDICT_NONE = 0,

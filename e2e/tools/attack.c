@@ -274,6 +274,30 @@ static int cmd_mmap(char **argv)
 	return ok();
 }
 
+// mmap-exec PATH: what `ld.so PATH` does to run a program without exec:
+// an executable mapping of its first page. Prints nothing of its bytes.
+static int cmd_mmap_exec(char **argv)
+{
+	int fd = open(argv[0], O_RDONLY);
+	void *p;
+
+	if (fd < 0)
+		return fail();
+	p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return fail();
+	return ok();
+}
+
+// exec PATH [ARGS...]: execve(2) PATH with ARGS; the program's own output
+// and status follow when it runs.
+static int cmd_exec(char **argv)
+{
+	fflush(stdout);
+	execv(argv[0], argv);
+	return fail();
+}
+
 // The descriptor comes from somewhere else (here: an fd the caller opened
 // before the session could be restricted, passed as a number), then mmap.
 static int cmd_mmap_fd(char **argv)
@@ -916,6 +940,8 @@ static const struct command commands[] = {
 	{ "chown", 3, 3, cmd_chown, "PATH UID GID" },
 	{ "mmap", 1, 1, cmd_mmap, "PATH" },
 	{ "mmap-fd", 1, 1, cmd_mmap_fd, "FD  (an inherited descriptor)" },
+	{ "mmap-exec", 1, 1, cmd_mmap_exec, "PATH  (PROT_EXEC mapping, as ld.so PATH does)" },
+	{ "exec", -1, 0, cmd_exec, "PATH [ARGS...]  (execve)" },
 	{ "mmap-write", 2, 2, cmd_mmap_write, "PATH DATA" },
 	{ "sendfile", 1, 1, cmd_sendfile, "PATH" },
 	{ "splice", 1, 1, cmd_splice, "PATH" },

@@ -63,6 +63,7 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
         "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
         "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
         "Access bulkhead state",      "Connect to a container runtime or systemd socket",
+        "Run a privilege escalation program",
         "Exfiltration tool reached the network", "Connect to cloud metadata service", "SSH back into this host",
         "Fileless execution in agent session", "Ptrace by agent session", "Kernel module load from agent session",
         "Shell command hands work outside the session", "Shell command names a secret file",
@@ -72,7 +73,7 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
     EXPECT_TRUE(rules_.warnings.empty());
 }
 
-// File rules block in the kernel; the rules on what sessions do (exec,
+// File and program rules block in the kernel; the rules on what sessions do (exec,
 // connect, ptrace, modules) run in userspace on the observer's events; the
 // tool_call rules block in the agents' hooks.
 TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
@@ -80,7 +81,7 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     ASSERT_EQ(compiled_.report.size(), rules_.rules.size());
     for (size_t i = 0; i < rules_.rules.size(); ++i) {
         const Rule& rule = rules_.rules[i];
-        const bool file_rule = i < 18;
+        const bool file_rule = i < 19;
         const bool tool_rule = rule.source == kToolCallSource;
         EXPECT_FALSE(rule.desc.empty()) << rule.name;
         EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
@@ -163,6 +164,19 @@ TEST_F(AgentsRulesetTest, ReadSshPrivateKey) {
     EXPECT_EQ(p.file, kAgentsRules);
     EXPECT_GT(p.line, 0);
     EXPECT_EQ(targets(p), "pattern:~/.ssh/id_* path:~/.ssh/config");
+}
+
+// Set-user-ID programs, by inode at exec: a copy would lose the bit.
+TEST_F(AgentsRulesetTest, RunAPrivilegeEscalationProgram) {
+    auto found = protections("Run a privilege escalation program");
+    ASSERT_EQ(found.size(), 1u);
+    const FileProtection& p = *found[0];
+    EXPECT_EQ(p.ops, kOpExec);
+    EXPECT_EQ(p.verdict, KernelVerdict::kDeny);
+    EXPECT_EQ(p.scope, KernelScope::kSessions);
+    EXPECT_EQ(p.risk, 70);
+    EXPECT_EQ(targets(p), "path:/usr/bin/sudo path:/usr/bin/su path:/usr/bin/pkexec path:/usr/bin/doas "
+                          "path:/usr/bin/run0 path:/bin/su path:/bin/sudo");
 }
 
 // The daemon fills in the workspaces; the kernel tells a session's own apart.

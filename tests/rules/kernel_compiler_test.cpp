@@ -34,7 +34,7 @@ std::string ops_text(uint32_t ops) {
     static const std::pair<uint32_t, const char*> kNames[] = {
         {kOpRead, "read"},     {kOpWrite, "write"},   {kOpCreate, "create"}, {kOpLink, "link"},
         {kOpRename, "rename"}, {kOpUnlink, "unlink"}, {kOpSetattr, "setattr"}, {kOpMmap, "mmap"},
-        {kOpConnect, "connect"},
+        {kOpConnect, "connect"}, {kOpExec, "exec"},
     };
     std::string out;
     for (const auto& [bit, name] : kNames) {
@@ -88,6 +88,16 @@ TEST(KernelCompilerTest, Accepts) {
          "deny setattr host [path:/x]"},
         {"evt.type in (truncate, ftruncate) and fd.name = /x", "block", "deny write host [path:/x]"},
         {"evt.type = mmap and fd.name = /x", "block", "deny mmap host [path:/x]"},
+        // An exec's object is its program, by proc.exepath (Falco's) or fd.name.
+        {"evt.type in (execve, execveat) and agent_session and proc.exepath = /usr/bin/su", "block",
+         "deny exec sessions [path:/usr/bin/su]"},
+        {"evt.type = execve and proc.exepath in (/usr/bin/sudo, /bin/su)", "block",
+         "deny exec host [path:/usr/bin/sudo path:/bin/su]"},
+        {"evt.type = execve and proc.exepath startswith /tmp/", "block", "deny exec host [subtree:/tmp]"},
+        {"evt.type = execve and proc.exepath glob ~/bin/*", "ask", "ask exec host [pattern:~/bin/*]"},
+        {"evt.type = execve and fd.name = /usr/bin/nc", "block", "deny exec host [path:/usr/bin/nc]"},
+        {"(evt.type = execve and proc.exepath = /a) or (open_read and fd.name = /a)", "block",
+         "deny read|exec host [path:/a]"},
         {"open_read and fd.name in (secrets)", "block", "deny read host [path:/etc/shadow path:~/.netrc]"},
         {"open_read and fd.name in (/a, /b)", "block", "deny read host [path:/a path:/b]"},
         {"open_read and fd.name startswith /etc/ssh/", "block", "deny read host [subtree:/etc/ssh]"},
@@ -156,14 +166,33 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
     const RejectCase cases[] = {
         {"open_read and fd.name = /a and proc.cmdline contains x",
          "'proc.cmdline contains x' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"open_read and fd.name = /a and not proc.name = ssh",
          "'not proc.name = ssh' is a negation; the kernel cannot check 'not'"},
-        {"evt.type = execve and fd.name = /a",
-         "'evt.type = execve' names evt.type 'execve', which is not a file operation the kernel guards"},
+        {"evt.type = clone and fd.name = /a",
+         "'evt.type = clone' names evt.type 'clone', which is not a file operation the kernel guards"},
+        // proc.exepath is the program only for an exec; elsewhere it is the
+        // process that acts. proc.name is a name the process chose.
+        {"open_read and proc.exepath = /usr/bin/cat",
+         "'proc.exepath = /usr/bin/cat' names the program of an exec; with other operations it is the process "
+         "doing them, which the kernel does not match (use evt.type in (execve, execveat) alone, or fd.name for "
+         "the file)"},
+        {"evt.type in (execve, openat) and proc.exepath = /usr/bin/su",
+         "'proc.exepath = /usr/bin/su' names the program of an exec; with other operations it is the process "
+         "doing them, which the kernel does not match (use evt.type in (execve, execveat) alone, or fd.name for "
+         "the file)"},
+        {"evt.type = execve and proc.name = sudo",
+         "'proc.name = sudo' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), "
+         "proc.exepath (of an exec), agent.session and agent.name)"},
+        {"evt.type = execve and proc.exepath startswith /tmp",
+         "'proc.exepath startswith /tmp' is a string prefix, not a directory; the kernel matches whole directories "
+         "(end the prefix with '/')"},
+        {"evt.type = execve and proc.exepath = bin/su",
+         "'proc.exepath = bin/su' names 'bin/su', which is neither absolute nor under '~/'"},
         {"open_read and fd.name contains .ssh",
          "'fd.name contains .ssh' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"open_read and fd.name startswith /etc/pass",
          "'fd.name startswith /etc/pass' is a string prefix, not a directory; the kernel matches whole directories "
          "(end the prefix with '/')"},
@@ -193,7 +222,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "the last component"},
         {"open_read and fd.name iglob /a", "'fd.name iglob /a' is not a kernel check (the kernel checks only evt.type, "
                                            "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, "
-                                           "fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
+                                           "fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"open_read and fd.name pmatch (/a/*)",
          "'fd.name pmatch (/a/*)' has the wildcard item '/a/*'; the kernel matches pmatch prefixes only without "
          "wildcards (use glob)"},
@@ -215,7 +244,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "'agent.name = a' and 'agent.name = b' name two agents; no session can match both"},
         {"open_read and evt.is_open_read = false and fd.name = /x",
          "'evt.is_open_read = false' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
     };
     for (const auto& c : cases) {
         for (const char* action : {"block", "ask"}) {
@@ -263,7 +292,7 @@ TEST(KernelCompilerTest, ReportsPlacement) {
     EXPECT_EQ(out.report[1].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[1].reason,
               "'proc.name = cat' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), agent.session and agent.name)");
+              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)");
     EXPECT_EQ(out.report[2].placement, Placement::kDisabled);
     EXPECT_EQ(out.report[3].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[3].reason, "source 'aws_cloudtrail' is not seen by the kernel file guard");

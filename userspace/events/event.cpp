@@ -235,6 +235,7 @@ std::string op_name(uint32_t ops) {
         {BH_OP_READ, "read"},     {BH_OP_WRITE, "write"},   {BH_OP_CREATE, "create"},
         {BH_OP_LINK, "link"},     {BH_OP_RENAME, "rename"}, {BH_OP_UNLINK, "unlink"},
         {BH_OP_SETATTR, "setattr"}, {BH_OP_MMAP, "mmap"},     {BH_OP_CONNECT, "connect"},
+        {BH_OP_EXEC, "exec"},
     };
     std::string out;
     for (auto [bit, name] : names) {
@@ -248,6 +249,8 @@ std::string op_name(uint32_t ops) {
 }
 
 std::string evt_type_for(uint32_t op) {
+    if (op & BH_OP_EXEC)  // an exec opens its program for reading too
+        return "execve";
     if (op & (BH_OP_READ | BH_OP_WRITE))
         return "open";
     if (op & BH_OP_RENAME)
@@ -594,6 +597,10 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["agent.path_truncated"] = e.path_truncated;
         f["agent.path_fs_relative"] = e.path_fs_relative;
         f["agent.depth_exceeded"] = e.depth_exceeded;
+        // The program an exec tried to run, as the rule's proc.exepath
+        // names it; proc.exe and proc.name stay the process that tried.
+        if (e.evt_type == "execve")
+            f["proc.exepath"] = e.path;
     }
     if (e.exe_ino)
         f["proc.exe_ino"] = e.exe_ino;

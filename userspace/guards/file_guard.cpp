@@ -21,6 +21,10 @@ using rules::TargetKind;
 uint32_t close_ops(uint32_t ops) {
     if (ops & (BH_OP_READ | BH_OP_MMAP))
         ops |= BH_OP_READ | BH_OP_MMAP | BH_OP_LINK | BH_OP_RENAME;
+    // A protected program keeps its protection wherever it is moved or
+    // linked (same inode); a subtree's programs must not leave the subtree.
+    if (ops & BH_OP_EXEC)
+        ops |= BH_OP_LINK | BH_OP_RENAME;
     if (ops & (BH_OP_WRITE | BH_OP_CREATE | BH_OP_UNLINK | BH_OP_SETATTR))
         ops |= BH_OP_WRITE | BH_OP_CREATE | BH_OP_LINK | BH_OP_RENAME | BH_OP_UNLINK |
                BH_OP_SETATTR;

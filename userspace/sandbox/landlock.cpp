@@ -134,12 +134,19 @@ public:
         uint64_t obj = 0, dir = 0;
         if (reads)
             obj |= ll::kReadFile;
+        if (ops & rules::kOpExec) {
+            obj |= ll::kExecute;
+            gap(p.rule, "executable mappings (ld.so PROGRAM)",
+                "Landlock's execute right covers execve only; the dynamic loader can still map the program "
+                "(bpf-lsm refuses mmap(PROT_EXEC) of it)");
+        }
         if (writes)
             obj |= ll::kWriteFile | (in_.abi >= 3 ? ll::kTruncate : 0);
         // Creating, removing, renaming or linking at a name are rights of
-        // its directory. A read-only rule needs none: Landlock refuses to
-        // move or link a file where it would gain rights (EXDEV).
-        if (writes || (moves && !reads))
+        // its directory. A read-only or exec-only rule needs none: Landlock
+        // refuses to move or link a file where it would gain rights (EXDEV).
+        bool object_denied = reads || (ops & rules::kOpExec);
+        if (writes || (moves && !object_denied))
             dir = ll::kRemoveAll | ll::kMakeAll;
         if (ops & rules::kOpSetattr)
             gap(p.rule, "chmod, chown", "Landlock has no right for attribute changes");
@@ -148,7 +155,7 @@ public:
                 " has no right for connecting to a socket at a path (bpf-lsm refuses it by inode)");
         if (writes && in_.abi < 3)
             gap(p.rule, "truncate(2)", "needs Landlock ABI 3 (the running ABI is " + std::to_string(in_.abi) + ")");
-        if (moves && !reads && !writes)
+        if (moves && !object_denied && !writes)
             gap(p.rule, "hard links into other directories",
                 "Landlock allows them when they grant no new rights");
         if (!obj && !dir) {
@@ -268,6 +275,11 @@ private:
             bool last = i + 1 == comps.size();
             if (c->state == Node::State::kMissing || c->state == Node::State::kUnreachable ||
                 (c->state == Node::State::kOther && !last)) {
+                // A program that is not there yet could be created under any
+                // other name as well: denying its execution here buys
+                // nothing, and would cost a grant per entry of n.
+                if (obj == ll::kExecute && !dir)
+                    return;
                 // Whatever is created here later inherits n's rights only.
                 n->point |= obj | dir;
                 return;
@@ -288,7 +300,7 @@ private:
             return;
         }
         struct stat st{};
-        if (kind != TargetKind::kPattern && (obj & ll::kReadFile) && ::fstat(n->fd.get(), &st) == 0 &&
+        if (kind != TargetKind::kPattern && (obj & (ll::kReadFile | ll::kExecute)) && ::fstat(n->fd.get(), &st) == 0 &&
             st.st_nlink > 1)
             gap(rule, esc(n->path),
                 "has " + std::to_string(st.st_nlink) +
@@ -467,14 +479,19 @@ LandlockPlan plan_landlock(const rules::KernelPolicy& policy, const LandlockInpu
         plan.errors.push_back("landlock: not available on this kernel (add landlock to the lsm= boot parameter)");
         return plan;
     }
-    // Only rights a deny can need are handled; everything else (execute,
-    // listing, ioctl) stays as the rest of the system allows it. Listing is
+    // Only rights a deny can need are handled; everything else (listing,
+    // ioctl) stays as the rest of the system allows it. Listing is
     // never denied: it would hide every directory above a protected one.
     plan.handled = ll::kReadFile | ll::kWriteFile | ll::kMakeAll | ll::kRemoveAll;
     if (in.abi >= 2)
         plan.handled |= ll::kRefer;  // else moves across directories are always denied (EXDEV)
     if (in.abi >= 3)
         plan.handled |= ll::kTruncate;
+    // Execute only when a rule denies running a program: handling it means
+    // every grant must carry it.
+    for (const auto& f : policy.files)
+        if ((f.ops & rules::kOpExec) && f.verdict != KernelVerdict::kAudit)
+            plan.handled |= ll::kExecute;
     // The session cannot signal, or reach abstract Unix sockets of,
     // processes outside it (the launcher, an X server, a daemon).
     if (in.abi >= 6)

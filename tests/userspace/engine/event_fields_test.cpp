@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -131,6 +132,30 @@ TEST(EventFields, Exec) {
               {"fd.name exists", false},  // an exec has no descriptor
               {"fd.rip exists", false},
           });
+}
+
+// The file guard refused an exec: the event reads as the rule's condition
+// does (proc.exepath and fd.name are the program), and proc.name and
+// proc.exe stay the process that tried, as in Falco for a failed execve.
+TEST(EventFields, RefusedExec) {
+    auto r = zeroed<bh_file_event>(BH_EVT_FILE);
+    std::memcpy(r->hdr.comm, "bash", 4);
+    r->op = BH_OP_EXEC;
+    r->verdict = BH_VERDICT_DENY;
+    r->err = -EPERM;
+    r->ino = 77;
+    put_path(*r, "/usr/bin/su");
+    events::Event e = decoded(r.get(), sizeof(*r));
+    e.exe = "/usr/bin/bash";
+    check(e, {
+                 {"evt.type in (execve, execveat)", true},
+                 {"evt.res = EPERM", true},
+                 {"proc.exepath = /usr/bin/su", true},
+                 {"fd.name = /usr/bin/su", true},
+                 {"proc.name = bash and proc.exe = /usr/bin/bash", true},
+             });
+    EXPECT_EQ(events::to_json(e, "h")["output_fields"]["proc.exepath"], "/usr/bin/su");
+    EXPECT_EQ(events::to_json(e, "h")["output_fields"]["proc.exe"], "/usr/bin/bash");
 }
 
 TEST(EventFields, Ptrace) {

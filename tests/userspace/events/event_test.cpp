@@ -43,6 +43,8 @@ TEST(OpName, JoinsBits) {
     EXPECT_EQ(op_name(0), "none");
     EXPECT_EQ(evt_type_for(BH_OP_READ), "open");
     EXPECT_EQ(evt_type_for(BH_OP_LINK | BH_OP_CREATE), "link");
+    EXPECT_EQ(op_name(BH_OP_EXEC), "exec");
+    EXPECT_EQ(evt_type_for(BH_OP_READ | BH_OP_EXEC), "execve");  // an exec opens its program for reading too
 }
 
 TEST(Decode, RejectsShortAndUnknownRecords) {

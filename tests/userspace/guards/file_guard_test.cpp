@@ -192,6 +192,9 @@ TEST(CloseOps, ReadAndWriteCannotBeSidestepped) {
     for (uint32_t op : {BH_OP_CREATE, BH_OP_LINK, BH_OP_RENAME, BH_OP_UNLINK, BH_OP_SETATTR})
         EXPECT_TRUE(w & op) << op;
     EXPECT_FALSE(w & BH_OP_READ);
+    // A program denied exec cannot be moved out from under its protection,
+    // and stays readable.
+    EXPECT_EQ(close_ops(BH_OP_EXEC), BH_OP_EXEC | BH_OP_LINK | BH_OP_RENAME);
 }
 
 TEST(KernelDev, ConvertsGlibcEncoding) {

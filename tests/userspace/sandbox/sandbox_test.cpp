@@ -455,6 +455,70 @@ TEST_P(SandboxTest, SecretCannotBeRenamedOrLinkedWhereItWouldBeReadable) {
     EXPECT_EQ(read_file(h(".ssh/id_ed25519")), std::string("OK:") + kSshSecret);
 }
 
+// execve of `path` from a child: "OK" when it ran and exited 0, else the
+// errno execve failed with.
+std::string exec_file(const std::string& path) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return "pipe";
+    pid_t pid = fork();
+    if (pid == 0) {
+        char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+        ::execv(path.c_str(), argv);
+        int e = errno;
+        (void)!::write(p[1], &e, sizeof(e));
+        _exit(127);
+    }
+    ::close(p[1]);
+    int e = 0;
+    ssize_t n = ::read(p[0], &e, sizeof(e));
+    ::close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (n == sizeof(e))
+        return err_name(e);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "OK" : "exit " + std::to_string(status);
+}
+
+// A program denied by an exec rule (`proc.exepath`), however it is named;
+// the rule takes nothing else: it stays readable, other programs run.
+TEST_P(SandboxTest, ProtectedProgramCannotBeExecutedByAnyName) {
+    fs::create_directories(home_ / "bin");
+    for (const char* name : {"bin/tool", "bin/other"}) {
+        fs::copy_file("/bin/true", home_ / name);
+        ::chmod((home_ / name).c_str(), 0777);
+    }
+    fs::create_symlink(home_ / "bin/tool", home_ / "tool-link");
+    KernelPolicy pol = policy();
+    pol.files.push_back(protection("Run tool", rules::kOpExec, {{TargetKind::kPath, "~/bin/tool"}}));
+    auto body = [&](const auto&) {
+        return Results{
+            {"exec_tool", exec_file(h("bin/tool"))},
+            {"exec_through_symlink", exec_file(h("tool-link"))},
+            {"exec_through_proc_self_root", exec_file("/proc/self/root" + h("bin/tool"))},
+            {"exec_dotdot", exec_file(h("proj/../bin/./tool"))},
+            {"exec_other", exec_file(h("bin/other"))},
+            {"exec_system_program", exec_file("/bin/true")},
+            {"read_tool", read_file(h("bin/tool")).substr(0, 3)},
+            // Moving it where it would run is refused like a secret's move.
+            {"rename_tool_to_project", rc(::rename(h("bin/tool").c_str(), h("proj/tool").c_str()))},
+        };
+    };
+    auto control = run_child(pol, opts_, GetParam(), body, nullptr, /* sandboxed = */ false);
+    ASSERT_EQ(control.results["exec_tool"], "OK") << control.raw;
+    ASSERT_EQ(control.results["exec_through_symlink"], "OK") << control.raw;
+    ::rename(h("proj/tool").c_str(), h("bin/tool").c_str());  // the control moved it
+    auto r = run_child(pol, opts_, GetParam(), body);
+    ASSERT_EQ(r.results.count("error"), 0u) << r.raw;
+    for (const char* k : {"exec_tool", "exec_through_symlink", "exec_through_proc_self_root", "exec_dotdot"})
+        EXPECT_EQ(r.results[k], "EACCES") << k;
+    EXPECT_EQ(r.results["exec_other"], "OK");
+    EXPECT_EQ(r.results["exec_system_program"], "OK");
+    EXPECT_EQ(r.results["read_tool"], "OK:");
+    EXPECT_EQ(r.results["rename_tool_to_project"], "EXDEV");
+    EXPECT_TRUE(fs::exists(home_ / "bin/tool"));
+}
+
 TEST_P(SandboxTest, NewEntriesInFrozenDirectoriesFailAtCreate) {
     auto r = run_child(policy(), opts_, GetParam(), [&](const auto&) {
         return Results{
@@ -618,6 +682,41 @@ TEST_F(PlanTest, AskFilesAreDeniedUnlessTheDaemonHoldsThem) {
     for (size_t i = 0; i < none.grants.size(); ++i)
         EXPECT_EQ(held.grants[i].path + std::to_string(held.grants[i].access),
                   none.grants[i].path + std::to_string(none.grants[i].access));
+}
+
+// Execute is handled only when a rule denies running a program, so other
+// policies leave execution as the system allows it; a program that does not
+// exist yet costs nothing (it could appear under any name).
+TEST_F(PlanTest, ExecRulesHandleExecuteAndReportTheLoaderGap) {
+    std::ofstream(root_ / "home/tool") << "t";
+    KernelPolicy key{{protection("Key", rules::kOpRead, {{TargetKind::kPath, "~/.ssh/id_ed25519"}})}};
+    auto without = plan_landlock(key, in_, false);
+    EXPECT_FALSE(without.handled & ll::kExecute);
+
+    KernelPolicy pol = key;
+    pol.files.push_back(protection("Run tool", rules::kOpExec,
+                                   {{TargetKind::kPath, "~/tool"}, {TargetKind::kPath, "~/missing/bin/sudo"}}));
+    auto plan = plan_landlock(pol, in_, false);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+    EXPECT_TRUE(plan.handled & ll::kExecute);
+    EXPECT_EQ(gaps_text(plan.gaps),
+              "  rule 'Run tool': executable mappings (ld.so PROGRAM): Landlock's execute right covers execve only; "
+              "the dynamic loader can still map the program (bpf-lsm refuses mmap(PROT_EXEC) of it)\n");
+    std::string tool = (root_ / "home/tool").string();
+    bool tool_granted_exec = false, any_exec = false;
+    for (const auto& g : plan.grants) {
+        if (g.path == tool && (g.access & ll::kExecute))
+            tool_granted_exec = true;
+        any_exec |= (g.access & ll::kExecute) != 0;
+    }
+    EXPECT_FALSE(tool_granted_exec);
+    EXPECT_TRUE(any_exec);  // everything else still runs
+    // The missing program froze nothing: its would-be directory is not
+    // enumerated, so the plan is as large as without it.
+    pol.files.back().targets.pop_back();
+    EXPECT_EQ(plan_landlock(pol, in_, false).grants.size(), plan.grants.size());
+    EXPECT_EQ(plan_landlock(pol, in_, false).handled, plan.handled);
+    EXPECT_TRUE(plan.handled & ll::kExecute);
 }
 
 TEST_F(PlanTest, ReportsHardLinksOfProtectedFiles) {
