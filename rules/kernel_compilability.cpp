@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rules/kernel_compilability.h"
 
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -12,11 +13,12 @@ constexpr uint32_t kOpOpen = kOpRead | kOpWrite;
 
 constexpr const char* kKernelFields =
     "the kernel checks only evt.type, evt.is_open_read, evt.is_open_write, fd.name, fd.directory, "
-    "fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and "
-    "agent.name";
+    "fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), "
+    "agent.session and agent.name";
 
 struct Atom {
-    enum class Kind { kOps, kObject, kScope, kNoop };
+    // kInode and kDevice are the two halves of one object (fd.ino, fd.dev).
+    enum class Kind { kOps, kObject, kInode, kDevice, kScope, kNoop };
     Kind kind = Kind::kNoop;
     uint32_t ops = 0;
     std::vector<FileTarget> targets;
@@ -26,6 +28,7 @@ struct Atom {
     // operation proc.exepath would name the subject, which the kernel does
     // not match.
     bool program = false;
+    std::vector<std::string> numbers;  // kInode: inode numbers; kDevice: one device
     const Expr* source = nullptr;
 };
 
@@ -126,6 +129,26 @@ Result<Atom> classify_check(const Expr& check) {
         return atom;
     }
 
+    if ((name == "fd.ino" || name == "fd.dev") && eq_or_in) {
+        auto numbers = value_strings(check);
+        if (!numbers || numbers->empty()) return unsupported(check, "names no number (empty list)");
+        for (auto& n : *numbers) {
+            uint64_t v = 0;
+            auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
+            if (ec != std::errc() || end != n.data() + n.size() || (name == "fd.ino" && v == 0)) {
+                return unsupported(check, "names '" + n + "', which is not " +
+                                              (name == "fd.ino" ? "an inode number" : "a device number"));
+            }
+            n = std::to_string(v);
+        }
+        if (name == "fd.dev" && numbers->size() != 1) {
+            return unsupported(check, "names several devices; the kernel pairs one device with the inodes");
+        }
+        atom.kind = name == "fd.ino" ? Atom::Kind::kInode : Atom::Kind::kDevice;
+        atom.numbers = std::move(*numbers);
+        return atom;
+    }
+
     atom.kind = Atom::Kind::kObject;
     auto add = [&](TargetKind kind, std::string target) -> Result<void> {
         if (kind != TargetKind::kPattern) {
@@ -214,6 +237,8 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
     KernelAlternative alt;
     bool has_ops = false;
     const Atom* object = nullptr;
+    const Atom* inode = nullptr;
+    const Atom* device = nullptr;
     const Atom* agent = nullptr;
     uint32_t ops = ~0u;
     for (size_t index : conjunction) {
@@ -224,6 +249,17 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
                 has_ops = true;
                 ops &= atom.ops;
                 break;
+            case Atom::Kind::kInode:
+            case Atom::Kind::kDevice: {
+                const Atom*& half = atom.kind == Atom::Kind::kInode ? inode : device;
+                if (half) {
+                    return Error{{}, "'" + to_condition(*half->source) + "' and '" + to_condition(*atom.source) +
+                                         "' both constrain the file; the kernel matches one object per alternative"};
+                }
+                half = &atom;
+                if (!object || object->kind != Atom::Kind::kObject) object = &atom;
+                break;
+            }
             case Atom::Kind::kObject:
                 if (object) {
                     return Error{{}, "'" + to_condition(*object->source) + "' and '" + to_condition(*atom.source) +
@@ -257,6 +293,20 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
         return Error{{}, "'" + describe(conjunction, atoms) +
                              "' names no file (add fd.name, fd.directory or fd.filename)"};
     }
+    if ((inode || device) && object->kind == Atom::Kind::kObject) {
+        const Atom* half = inode ? inode : device;
+        return Error{{}, "'" + to_condition(*object->source) + "' and '" + to_condition(*half->source) +
+                             "' both constrain the file; the kernel matches one object per alternative"};
+    }
+    if (inode && !device) {
+        return Error{{}, "'" + to_condition(*inode->source) +
+                             "' names an inode on any device; pair it with fd.dev = N (the device number as "
+                             "bulkhead's events report it)"};
+    }
+    if (device && !inode) {
+        return Error{{}, "'" + to_condition(*device->source) +
+                             "' names a whole device; the kernel protects objects (add fd.ino)"};
+    }
     if (object->program && ops != kOpExec) {
         return Error{{}, "'" + to_condition(*object->source) +
                              "' names the program of an exec; with other operations it is the process "
@@ -264,9 +314,15 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
                              "alone, or fd.name for the file)"};
     }
     // Only a session has a workspace to tell apart from the others'.
-    if (object->targets.front().kind == TargetKind::kOtherWorkspaces && alt.scope == KernelScope::kHost)
+    if (!object->targets.empty() && object->targets.front().kind == TargetKind::kOtherWorkspaces &&
+        alt.scope == KernelScope::kHost)
         alt.scope = KernelScope::kSessions;
     alt.ops = ops;
+    if (inode) {
+        for (const auto& ino : inode->numbers)
+            alt.targets.push_back({TargetKind::kInode, device->numbers.front() + ":" + ino});
+        return alt;
+    }
     alt.targets = object->targets;
     return alt;
 }

@@ -45,6 +45,10 @@ enum class TargetKind : uint8_t {
     // The workspaces of the live sessions, each a subtree that applies to
     // sessions working elsewhere; `target` is empty (the daemon knows them).
     kOtherWorkspaces = 3,
+    // One object by "DEV:INO" as events report fd.dev and fd.ino (the
+    // kernel's dev_t, major << 20 | minor): nothing to resolve, and no
+    // name, so it cannot be re-created or held by path.
+    kInode = 4,
 };
 
 // One protected object of one rule.

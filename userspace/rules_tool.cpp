@@ -281,7 +281,8 @@ int explain(const std::vector<std::string>& files, const std::string& name) {
                   << " by " << kScopes[static_cast<int>(p.scope)] << p.agent << " on:\n";
         for (const auto& t : p.targets) {
             static const char* kKinds[] = {"object (by inode)", "subtree (by ancestor inode)", "name pattern",
-                                           "subtree (by ancestor inode), for sessions working elsewhere"};
+                                           "subtree (by ancestor inode), for sessions working elsewhere",
+                                           "object (by device and inode number)"};
             std::cout << "            " << (t.kind == rules::TargetKind::kOtherWorkspaces ? "each live session's workspace" : t.target) << "  [" << kKinds[static_cast<int>(t.kind)] << "]\n";
         }
     }

@@ -57,6 +57,7 @@ std::string policy_text(const KernelPolicy& policy) {
             out += (i ? " " : "") + std::string(t.kind == TargetKind::kPath      ? "path:"
                                                 : t.kind == TargetKind::kSubtree ? "subtree:"
                                                 : t.kind == TargetKind::kPattern ? "pattern:"
+                                                : t.kind == TargetKind::kInode   ? "inode:"
                                                                                  : "other-workspaces") +
                    t.target;
         }
@@ -96,6 +97,9 @@ TEST(KernelCompilerTest, Accepts) {
         {"evt.type = execve and proc.exepath startswith /tmp/", "block", "deny exec host [subtree:/tmp]"},
         {"evt.type = execve and proc.exepath glob ~/bin/*", "ask", "ask exec host [pattern:~/bin/*]"},
         {"evt.type = execve and fd.name = /usr/bin/nc", "block", "deny exec host [path:/usr/bin/nc]"},
+        // fd.dev with fd.ino: one object by number, as events report them.
+        {"open_read and fd.ino = 1234 and fd.dev = 2049", "block", "deny read host [inode:2049:1234]"},
+        {"evt.type = unlink and fd.dev = 0 and fd.ino in (5, 006)", "block", "deny unlink host [inode:0:5 inode:0:6]"},
         {"(evt.type = execve and proc.exepath = /a) or (open_read and fd.name = /a)", "block",
          "deny read|exec host [path:/a]"},
         {"open_read and fd.name in (secrets)", "block", "deny read host [path:/etc/shadow path:~/.netrc]"},
@@ -166,9 +170,20 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
     const RejectCase cases[] = {
         {"open_read and fd.name = /a and proc.cmdline contains x",
          "'proc.cmdline contains x' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"open_read and fd.name = /a and not proc.name = ssh",
          "'not proc.name = ssh' is a negation; the kernel cannot check 'not'"},
+        {"open_read and fd.ino = 1234",
+         "'fd.ino = 1234' names an inode on any device; pair it with fd.dev = N (the device number as bulkhead's "
+         "events report it)"},
+        {"open_read and fd.dev = 2049", "'fd.dev = 2049' names a whole device; the kernel protects objects (add fd.ino)"},
+        {"open_read and fd.ino = 0 and fd.dev = 1", "'fd.ino = 0' names '0', which is not an inode number"},
+        {"open_read and fd.ino = 5 and fd.dev in (1, 2)",
+         "'fd.dev in (1, 2)' names several devices; the kernel pairs one device with the inodes"},
+        {"open_read and fd.name = /a and fd.ino = 5 and fd.dev = 1",
+         "'fd.name = /a' and 'fd.ino = 5' both constrain the file; the kernel matches one object per alternative"},
+        {"open_read and fd.ino = 5 and fd.dev = 1 and fd.ino = 6",
+         "'fd.ino = 5' and 'fd.ino = 6' both constrain the file; the kernel matches one object per alternative"},
         {"evt.type = clone and fd.name = /a",
          "'evt.type = clone' names evt.type 'clone', which is not a file operation the kernel guards"},
         // proc.exepath is the program only for an exec; elsewhere it is the
@@ -183,8 +198,8 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "the file)"},
         {"evt.type = execve and proc.name = sudo",
          "'proc.name = sudo' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), "
-         "proc.exepath (of an exec), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, "
+         "fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"evt.type = execve and proc.exepath startswith /tmp",
          "'proc.exepath startswith /tmp' is a string prefix, not a directory; the kernel matches whole directories "
          "(end the prefix with '/')"},
@@ -192,7 +207,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "'proc.exepath = bin/su' names 'bin/su', which is neither absolute nor under '~/'"},
         {"open_read and fd.name contains .ssh",
          "'fd.name contains .ssh' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"open_read and fd.name startswith /etc/pass",
          "'fd.name startswith /etc/pass' is a string prefix, not a directory; the kernel matches whole directories "
          "(end the prefix with '/')"},
@@ -222,7 +237,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "the last component"},
         {"open_read and fd.name iglob /a", "'fd.name iglob /a' is not a kernel check (the kernel checks only evt.type, "
                                            "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, "
-                                           "fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
+                                           "fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"open_read and fd.name pmatch (/a/*)",
          "'fd.name pmatch (/a/*)' has the wildcard item '/a/*'; the kernel matches pmatch prefixes only without "
          "wildcards (use glob)"},
@@ -244,7 +259,7 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
          "'agent.name = a' and 'agent.name = b' name two agents; no session can match both"},
         {"open_read and evt.is_open_read = false and fd.name = /x",
          "'evt.is_open_read = false' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
+         "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
     };
     for (const auto& c : cases) {
         for (const char* action : {"block", "ask"}) {
@@ -292,7 +307,7 @@ TEST(KernelCompilerTest, ReportsPlacement) {
     EXPECT_EQ(out.report[1].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[1].reason,
               "'proc.name = cat' is not a kernel check (the kernel checks only evt.type, evt.is_open_read, "
-              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)");
+              "evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)");
     EXPECT_EQ(out.report[2].placement, Placement::kDisabled);
     EXPECT_EQ(out.report[3].placement, Placement::kUserspace);
     EXPECT_EQ(out.report[3].reason, "source 'aws_cloudtrail' is not seen by the kernel file guard");

@@ -359,7 +359,7 @@ TEST(LoaderTest, Errors) {
         {"- rule: r\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: info\n  action: block\n",
          "test.yaml:1:3: rules: rule 'r' (action block) cannot be enforced in the kernel: 'proc.name = x' is not a "
          "kernel check (the kernel checks only evt.type, evt.is_open_read, evt.is_open_write, fd.name, "
-         "fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
+         "fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
         {"- rule: [r\n", "test.yaml:2:1: rules: invalid YAML: while parsing a flow sequence: did not find expected ',' or ']'"},
         // Found by the fuzzer: yaml-cpp 0.7 allocates without end on this.
         {"'a',\n    'b',\n", "test.yaml:1:4: rules: invalid YAML: did not find expected <document start>"},
@@ -403,7 +403,7 @@ TEST(LoaderTest, AnOverrideToBlockThatTheKernelCannotCheckPointsAtTheOverride) {
     EXPECT_EQ(loaded.error().to_string(),
               "local.yaml:2:11: rules: rule 'Pid five' (action block, defined at base.yaml:1:3) cannot be enforced "
               "in the kernel: 'proc.pid = 5' is not a kernel check (the kernel checks only evt.type, "
-              "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)");
+              "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)");
     // Set in the rule's own file, the error stays at the rule.
     auto same = load_rule_sources({{"base.yaml", std::string(base) + "  action: block\n"}});
     ASSERT_FALSE(same.ok());

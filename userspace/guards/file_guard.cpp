@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -327,10 +328,21 @@ struct Planner {
         }
     }
 
+    // An object by fd.dev and fd.ino: nothing to resolve, nothing to name.
+    void add_inode(const FileProtection& p, const rules::FileTarget& t, bh_guard_rule r) {
+        bh_inode_key key{};
+        if (std::sscanf(t.target.c_str(), "%llu:%llu", &key.dev, &key.ino) != 2 || !key.ino)
+            return error(p, "inode target '" + t.target + "' is not DEV:INO");
+        r.match = BH_MATCH_EXACT;
+        claim_inode(p, key, r, "inode " + t.target);
+    }
+
     void add_target(const FileProtection& p, const rules::FileTarget& t, bh_guard_rule r,
                     std::string* fp) {
         if (t.kind == TargetKind::kOtherWorkspaces)
             return add_workspaces(r, fp);
+        if (t.kind == TargetKind::kInode)
+            return add_inode(p, t, r);
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0)
             return add_anywhere_pattern(p, t.target.substr(3), r);
         for (const auto& path : expand_home(t.target, in.homes)) {
@@ -381,6 +393,9 @@ struct Planner {
         if (p.scope == KernelScope::kAgent)
             return error(p, "'ask' applies to every agent session; drop the agent.name condition or use 'block'");
         for (const auto& t : p.targets) {
+            if (t.kind == TargetKind::kInode)
+                return error(p, "'ask' marks files by path; inode " + t.target +
+                                    " (fd.ino, fd.dev) has none it could mark (use 'block')");
             if (t.kind == TargetKind::kSubtree || t.target.rfind("**/", 0) == 0)
                 return error(p, "'ask' holds existing files by inode; '" + t.target +
                                     "' names a directory tree or names anywhere, which it cannot hold (use 'block')");

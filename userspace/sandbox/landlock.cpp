@@ -191,6 +191,10 @@ private:
                 add_target(p, {TargetKind::kSubtree, ws}, obj, dir);
             return;
         }
+        if (t.kind == TargetKind::kInode) {
+            gap(p.rule, "inode " + t.target, "Landlock matches paths; an object named by fd.dev and fd.ino has none");
+            return;
+        }
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0) {
             gap(p.rule, esc(t.target),
                 "a name in any directory: Landlock grants rights beneath given directories, not by name");

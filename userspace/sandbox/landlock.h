@@ -81,7 +81,7 @@ struct LandlockInputs {
     std::string agent;               // the session's agent kind, for agent-scoped rules
     bool ask_broker = false;         // `ask` files are the daemon's to hold, not denied here
     // Live sessions' workspaces the daemon named at the start (fd.in_other_workspace).
-    std::vector<std::string> other_workspaces;
+    std::vector<std::string> other_workspaces = {};
 };
 
 struct LandlockPlan {

@@ -75,6 +75,27 @@ TEST_F(FilePlanTest, ExistingPathIsProtectedByInodeAndByName) {
     EXPECT_EQ(plan.rules.at(0).name, "R");
 }
 
+// fd.dev and fd.ino name the object itself: one exact entry, no name to
+// anchor, nothing pending; a malformed target is an error.
+TEST_F(FilePlanTest, InodeTargetIsOneExactEntry) {
+    auto key = key_of(root_ / "home/alice/.ssh/id_ed25519");
+    std::string target = std::to_string(key.dev) + ":" + std::to_string(key.ino);
+    FilePlan plan = plan_file_policy(KernelPolicy{{rule({{TargetKind::kInode, target}})}}, inputs_);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+    ASSERT_EQ(plan.inodes.size(), 1u);
+    const auto& slot = plan.inodes.at(key);
+    EXPECT_EQ(slot.rules[0].match, BH_MATCH_EXACT);
+    EXPECT_EQ(slot.rules[0].ops, close_ops(BH_OP_READ));
+    EXPECT_TRUE(plan.dir_names.empty());
+    EXPECT_TRUE(plan.pending.empty());
+
+    for (const char* bad : {"2049", "x:1", "2049:0"}) {
+        FilePlan p = plan_file_policy(KernelPolicy{{rule({{TargetKind::kInode, bad}})}}, inputs_);
+        ASSERT_EQ(p.errors.size(), 1u) << bad;
+        EXPECT_NE(p.errors[0].find("is not DEV:INO"), std::string::npos) << p.errors[0];
+    }
+}
+
 TEST_F(FilePlanTest, MissingPathIsPendingAndStillNamed) {
     KernelPolicy pol{{rule({{TargetKind::kPath, "~/.aws/credentials"}})}};
     FilePlan plan = plan_file_policy(pol, inputs_);
@@ -238,6 +259,7 @@ TEST_F(FilePlanTest, AskRulesFanotifyCannotHoldAreErrors) {
         {{TargetKind::kPattern, "**/.mcp.json"}, KernelScope::kSessions, "names a directory tree or names anywhere"},
         {{TargetKind::kPattern, "~/*/x"}, KernelScope::kSessions, "only supported in the last component"},
         {{TargetKind::kPath, "~/.ssh/id_ed25519"}, KernelScope::kAgent, "applies to every agent session"},
+        {{TargetKind::kInode, "2049:77"}, KernelScope::kSessions, "inode 2049:77 (fd.ino, fd.dev) has none it could mark"},
     };
     for (const auto& c : cases) {
         auto ask = rule({c.target});
