@@ -134,7 +134,7 @@ std::optional<Config> load(const std::string& path, std::string* error) {
     static const std::set<std::string> known{"rules", "socket", "events_log", "pin_root", "rescan_seconds",
                                              "agents", "exporters", "spool_root", "metrics", "taint_allow",
                                              "ask_timeout_seconds", "nameservers", "hook_socket",
-                                             "risk_thresholds", "vm"};
+                                             "risk_thresholds", "vm", "cri_socket"};
     try {
         for (const auto& kv : root) {
             std::string key = kv.first.as<std::string>();
@@ -207,6 +207,12 @@ std::optional<Config> load(const std::string& path, std::string* error) {
                     return std::nullopt;
                 }
                 c.exporters = YAML::Clone(v);
+            } else if (key == "cri_socket") {
+                c.cri_socket = v.as<std::string>();
+                if (c.cri_socket != "none" && (c.cri_socket.empty() || c.cri_socket[0] != '/')) {
+                    *error = "config: " + where(path, v) + "cri_socket must be an absolute path or 'none'";
+                    return std::nullopt;
+                }
             } else if (key == "spool_root") {
                 c.spool_root = v.as<std::string>();
             } else if (key == "metrics") {

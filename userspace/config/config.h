@@ -77,6 +77,9 @@ struct Config {
     std::vector<std::string> nameservers;
     // How long an `ask` holds an operation for a human before denying it.
     int ask_timeout_seconds = 60;
+    // The node's CRI runtime socket, for pod names and namespaces; "" tries
+    // the containerd, CRI-O and k3s sockets; "none" turns the lookup off.
+    std::string cri_socket;
     std::vector<RiskThreshold> risk_thresholds;  // ascending by `at`
     VmConfig vm;
 };

@@ -31,6 +31,7 @@
 #include <sstream>
 
 #include "ask/broker.h"
+#include "k8s/pods.h"
 #include "net/background.h"
 #include "net/host_name.h"
 #include "guards/net_guard.h"
@@ -201,6 +202,7 @@ private:
     // ask (userspace/ask/): fanotify holds the opens and execs of the files
     // `ask` rules name until a human answers over the control socket.
     void start_asks();
+    void start_pods();
     void watch_asks(const guards::FilePlan& plan);
     void arm_ask_timer();
     std::optional<ask::SessionInfo> session_of_pid(pid_t pid);
@@ -240,6 +242,7 @@ private:
     // cgroup id → container id: a cgroup stays in its container, and reading
     // /proc/PID/cgroup for every event was most of the daemon's own work.
     std::unordered_map<uint64_t, std::string> container_by_cgroup_;
+    std::unique_ptr<k8s::PodDirectory> pods_;  // null: no CRI runtime on this node
     std::string container_of(const events::Event& e);
     std::unique_ptr<ask::AskBroker> asks_;
     std::string asks_unavailable_;  // why there is no broker
@@ -706,6 +709,11 @@ events::Event Daemon::publish(events::Event e) {
         e.path = mount_prefixed(e.dev, e.path);
     if (e.container_id.empty() && e.tgid)
         e.container_id = container_of(e);
+    if (pods_ && !e.container_id.empty())
+        if (auto pod = pods_->lookup(e.container_id)) {
+            e.k8s_pod_name = pod->name;
+            e.k8s_ns_name = pod->ns;
+        }
     // Session context first: a rule's output may name agent.* fields.
     auto* session = sessions_.find(e.session);
     if (session) {
@@ -1067,6 +1075,25 @@ void Daemon::on_dns() {
     if (auto err = guards::apply_net_plan(plan, loader_->maps()); !err.empty())
         return spdlog::error("{}", err);
     policy_->net_plan = std::move(plan);
+}
+
+// A configured socket is used as given (a runtime that starts later is
+// asked then); otherwise the first default socket that exists.
+void Daemon::start_pods() {
+    std::string socket = opts_.config.cri_socket;
+    if (socket == "none")
+        return spdlog::info("cri: pod lookup off (cri_socket: none)");
+    if (socket.empty()) {
+        for (const auto& s : k8s::default_cri_sockets())
+            if (struct stat st{}; ::stat(s.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+                socket = s;
+                break;
+            }
+        if (socket.empty())
+            return spdlog::info("cri: no container runtime socket; events carry no pod names");
+    }
+    pods_ = std::make_unique<k8s::PodDirectory>(socket);
+    spdlog::info("cri: pod names and namespaces from {}", socket);
 }
 
 // The broker exists whenever the kernel and our privileges allow it, so a
@@ -2162,6 +2189,7 @@ int Daemon::run() {
     restore_sessions();
     setup_agents();
     start_asks();
+    start_pods();
     start_dns();
     std::string err;
     if (!reload(&err))

@@ -312,6 +312,8 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kGroupGid: return num(e_.gid, out);
     case FieldId::kGroupName: return str(cached_name(e_.gid, lookup_group), out);
     case FieldId::kContainerId: return str(e_.container_id.empty() ? "host" : e_.container_id, out);
+    case FieldId::kK8sPodName: return !e_.k8s_pod_name.empty() && str(e_.k8s_pod_name, out);
+    case FieldId::kK8sNsName: return !e_.k8s_ns_name.empty() && str(e_.k8s_ns_name, out);
     case FieldId::kAgentSession: return e_.session && num(e_.session, out);
     case FieldId::kAgentName: return e_.session && !e_.agent.empty() && str(e_.agent, out);
     case FieldId::kAgentWorkspace: return !e_.workspace.empty() && str(e_.workspace, out);

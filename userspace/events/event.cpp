@@ -585,6 +585,10 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
     f["user.uid"] = e.uid;
     f["group.gid"] = e.gid;
     f["container.id"] = e.container_id;
+    if (!e.k8s_pod_name.empty()) {
+        f["k8s.pod.name"] = e.k8s_pod_name;
+        f["k8s.ns.name"] = e.k8s_ns_name;
+    }
     f["cgroup.id"] = e.cgroup_id;
     if (e.kind == "file") {
         f["fd.name"] = e.path;

@@ -34,6 +34,8 @@ struct Event {
     std::string pname;       // parent's comm
     std::string cwd;
     std::string container_id;
+    std::string k8s_pod_name;  // from the node's CRI runtime, when it answers
+    std::string k8s_ns_name;
 
     uint32_t rule_id = 0;    // kernel rule id, resolved to `rule` by the daemon
     std::string rule;        // rule name ("" when none)
