@@ -219,6 +219,11 @@ Result<Atom> classify_check(const Expr& check) {
 using Conjunction = std::vector<size_t>;  // indexes into the atom table
 using Dnf = std::vector<Conjunction>;
 
+Error both_constrain(const Atom& first, const Atom& second) {
+    return Error{{}, "'" + to_condition(*first.source) + "' and '" + to_condition(*second.source) +
+                         "' both constrain the file; the kernel matches one object per alternative"};
+}
+
 Error too_complex() {
     return Error{{}, "the condition has more than " + std::to_string(kMaxKernelAlternatives) +
                          " alternatives once in disjunctive normal form"};
@@ -252,19 +257,13 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
             case Atom::Kind::kInode:
             case Atom::Kind::kDevice: {
                 const Atom*& half = atom.kind == Atom::Kind::kInode ? inode : device;
-                if (half) {
-                    return Error{{}, "'" + to_condition(*half->source) + "' and '" + to_condition(*atom.source) +
-                                         "' both constrain the file; the kernel matches one object per alternative"};
-                }
+                if (half) return both_constrain(*half, atom);
                 half = &atom;
                 if (!object || object->kind != Atom::Kind::kObject) object = &atom;
                 break;
             }
             case Atom::Kind::kObject:
-                if (object) {
-                    return Error{{}, "'" + to_condition(*object->source) + "' and '" + to_condition(*atom.source) +
-                                         "' both constrain the file; the kernel matches one object per alternative"};
-                }
+                if (object) return both_constrain(*object, atom);
                 object = &atom;
                 break;
             case Atom::Kind::kScope:
@@ -293,11 +292,8 @@ Result<KernelAlternative> combine(const Conjunction& conjunction, const std::vec
         return Error{{}, "'" + describe(conjunction, atoms) +
                              "' names no file (add fd.name, fd.directory or fd.filename)"};
     }
-    if ((inode || device) && object->kind == Atom::Kind::kObject) {
-        const Atom* half = inode ? inode : device;
-        return Error{{}, "'" + to_condition(*object->source) + "' and '" + to_condition(*half->source) +
-                             "' both constrain the file; the kernel matches one object per alternative"};
-    }
+    if ((inode || device) && object->kind == Atom::Kind::kObject)
+        return both_constrain(*object, inode ? *inode : *device);
     if (inode && !device) {
         return Error{{}, "'" + to_condition(*inode->source) +
                              "' names an inode on any device; pair it with fd.dev = N (the device number as "
