@@ -370,12 +370,20 @@ Result<FileTarget> classify_glob(const std::string& glob) {
         return Error{{}, "uses '?', '[...]', '{...}' or '\\'; the kernel matches only '*' and a leading '**/'"};
     }
     if (glob.find('*') == std::string::npos) return FileTarget{TargetKind::kPath, glob};
-    if (glob.size() > 3 && glob.compare(glob.size() - 3, 3, "/**") == 0 &&
-        glob.substr(0, glob.size() - 3).find('*') == std::string::npos) {
-        return FileTarget{TargetKind::kSubtree, glob.substr(0, glob.size() - 3)};
-    }
     if (!(glob[0] == '/' || glob.rfind("~/", 0) == 0 || glob.rfind("**/", 0) == 0)) {
         return Error{{}, "is a relative pattern; start it with '/', '~/' or '**/'"};
+    }
+    // "/dir/**" is a subtree; its directory may hold '*' components
+    // ("/run/user/*/systemd/**"), which the planner expands.
+    bool subtree = glob.size() > 3 && glob.compare(glob.size() - 3, 3, "/**") == 0 && glob.rfind("**/", 0) != 0;
+    if (subtree) {
+        std::string root = glob.substr(0, glob.size() - 3);
+        if (root.find("**") != std::string::npos)
+            return Error{{}, "has '**' in the middle; the kernel matches '**' only at the start ('**/name') "
+                             "or as the whole last component ('/dir/**')"};
+        auto checked = classify_glob(root);
+        if (!checked) return checked.error();
+        return FileTarget{TargetKind::kSubtree, root};
     }
     size_t start = 0;
     bool first = true;
@@ -393,11 +401,11 @@ Result<FileTarget> classify_glob(const std::string& glob) {
             return Error{{}, "has the component '" + component + "'; '**' must be a whole component"};
         } else if (component.find('*') != component.rfind('*')) {
             return Error{{}, "has the component '" + component + "' with two '*'; the kernel allows one per component"};
-        } else if (component.find('*') != std::string::npos && end != glob.size() && glob.rfind("**/", 0) != 0) {
-            // The file guard anchors a glob at its directory's inode, so the
-            // directory must be a path (the daemon refused these at load).
+        } else if (component.find('*') != std::string::npos && end != glob.size() && glob.rfind("**/", 0) == 0) {
+            // A '**/' pattern is matched on names alone, with no directory
+            // to expand a '*' against.
             return Error{{}, "has '*' in the directory component '" + component +
-                                 "'; the kernel matches '*' only in the last component"};
+                                 "' after '**/'; there a directory name must be literal"};
         } else if (component == "." || component == "..") {
             return Error{{}, "has a '" + component + "' component"};
         }

@@ -63,7 +63,7 @@ TEST_F(AgentsRulesetTest, ShipsTheseRules) {
         "Modify shell startup file",  "Modify MCP server config",       "Modify agent settings or hooks",
         "Install systemd unit",       "Modify crontab",                 "Modify SSH authorized keys",
         "Access bulkhead state",      "Connect to a container runtime or systemd socket",
-        "Run a privilege escalation program",
+        "Connect to the user's session bus", "Run a privilege escalation program",
         "Exfiltration tool reached the network", "Connect to cloud metadata service", "SSH back into this host",
         "Fileless execution in agent session", "Ptrace by agent session", "Kernel module load from agent session",
         "Shell command hands work outside the session", "Shell command names a secret file",
@@ -81,7 +81,7 @@ TEST_F(AgentsRulesetTest, EveryRuleIsCompleteAndPlaced) {
     ASSERT_EQ(compiled_.report.size(), rules_.rules.size());
     for (size_t i = 0; i < rules_.rules.size(); ++i) {
         const Rule& rule = rules_.rules[i];
-        const bool file_rule = i < 19;
+        const bool file_rule = i < 20;  // the first 20 rules guard files and programs
         const bool tool_rule = rule.source == kToolCallSource;
         EXPECT_FALSE(rule.desc.empty()) << rule.name;
         EXPECT_NE(rule.output.find("%agent.session"), std::string::npos) << rule.name;
@@ -224,6 +224,21 @@ TEST_F(AgentsRulesetTest, ModifyMcpServerConfig) {
               "path:~/.gemini/settings.json path:/etc/gemini-cli/settings.json path:~/.cursor/mcp.json "
               "path:~/.codeium/windsurf/mcp_config.json pattern:**/.mcp.json pattern:**/.cursor/mcp.json "
               "pattern:**/.vscode/mcp.json");
+}
+
+// Lineage escapes by socket: the runtimes', the system manager's, and every
+// user's own manager and session bus (a '*' the planner expands).
+TEST_F(AgentsRulesetTest, LineageEscapeSockets) {
+    auto runtimes = protections("Connect to a container runtime or systemd socket");
+    ASSERT_EQ(runtimes.size(), 1u);
+    EXPECT_EQ(runtimes[0]->ops, kOpConnect);
+    EXPECT_EQ(targets(*runtimes[0]),
+              "path:/run/docker.sock path:/run/containerd/containerd.sock path:/run/podman/podman.sock "
+              "path:/run/crio/crio.sock path:/run/systemd/private pattern:/run/user/*/systemd/private");
+    auto bus = protections("Connect to the user's session bus");
+    ASSERT_EQ(bus.size(), 1u);
+    EXPECT_EQ(bus[0]->ops, kOpConnect);
+    EXPECT_EQ(targets(*bus[0]), "pattern:/run/user/*/bus");
 }
 
 TEST_F(AgentsRulesetTest, ModifyCrontab) {

@@ -232,9 +232,12 @@ TEST(KernelCompilerTest, RejectsWhatTheKernelCannotCheck) {
         {"open_read and fd.in_other_workspace = false",
          "'fd.in_other_workspace = false' is a negation; the kernel protects the other sessions' workspaces, not the "
          "rest of the host"},
-        {"open_read and fd.name glob /home/*/.ssh/*_key",
-         "'fd.name glob /home/*/.ssh/*_key' has '*' in the directory component '*'; the kernel matches '*' only in "
-         "the last component"},
+        {"open_read and fd.name glob **/*/.ssh/id_rsa",
+         "'fd.name glob **/*/.ssh/id_rsa' has '*' in the directory component '*' after '**/'; there a directory name "
+         "must be literal"},
+        {"open_read and fd.name glob /run/user/*/**/x",
+         "'fd.name glob /run/user/*/**/x' has '**' in the middle; the kernel matches '**' only at the start ('**/name') "
+         "or as the whole last component ('/dir/**')"},
         {"open_read and fd.name iglob /a", "'fd.name iglob /a' is not a kernel check (the kernel checks only evt.type, "
                                            "evt.is_open_read, evt.is_open_write, fd.name, fd.directory, fd.filename, "
                                            "fd.in_other_workspace, fd.ino with fd.dev, fd.typechar (f, u), proc.exepath (of an exec), agent.session and agent.name)"},
@@ -340,6 +343,11 @@ TEST(KernelCompilerTest, ClassifiesGlobs) {
         {"**/.mcp.json", TargetKind::kPattern, "**/.mcp.json"},
         {"**/*.pem", TargetKind::kPattern, "**/*.pem"},
         {"/home/dev/.ssh/*", TargetKind::kPattern, "/home/dev/.ssh/*"},
+        // '*' in directories: the planner expands them over what exists.
+        {"/run/user/*/systemd/private", TargetKind::kPattern, "/run/user/*/systemd/private"},
+        {"/home/*/.ssh/*_key", TargetKind::kPattern, "/home/*/.ssh/*_key"},
+        {"/run/user/*/systemd/**", TargetKind::kSubtree, "/run/user/*/systemd"},
+        {"/srv/*/**", TargetKind::kSubtree, "/srv/*"},
     };
     for (const auto& c : cases) {
         auto target = classify_glob(c.glob);
@@ -347,12 +355,10 @@ TEST(KernelCompilerTest, ClassifiesGlobs) {
         EXPECT_EQ(target->kind, c.kind) << c.glob;
         EXPECT_EQ(target->target, c.target) << c.glob;
     }
-    // The file guard anchors a glob at its directory's inode: the directory
-    // must be a path, or the daemon could not hold the rule.
-    auto middle = classify_glob("/run/user/*/systemd/private");
-    ASSERT_FALSE(middle.ok());
-    EXPECT_EQ(middle.error().message,
-              "has '*' in the directory component '*'; the kernel matches '*' only in the last component");
+    // A subtree's root is checked like any other glob.
+    auto bad_root = classify_glob("/run/user/*x*/**");
+    ASSERT_FALSE(bad_root.ok());
+    EXPECT_EQ(bad_root.error().message, "has the component '*x*' with two '*'; the kernel allows one per component");
     // Everything on the host is not a protection, it is an outage.
     auto everything = classify_glob("/**");
     ASSERT_FALSE(everything.ok());

@@ -1469,6 +1469,10 @@ json Daemon::start_session(const Client& c, const json& req) {
         return reply;
     }
     sessions_.add(std::move(s));
+    // Re-resolve before the session's first process runs: what appeared
+    // since the last tick (a user's /run/user/UID after a login) is
+    // protected from its first syscall.
+    rescan();
     save_sessions();
     return reply;
 }

@@ -54,18 +54,77 @@ namespace {
 
 bool has_star(const std::string& s) { return s.find('*') != std::string::npos; }
 
+bool has_affixes(const std::string& name, const std::string& prefix, const std::string& suffix) {
+    return name.size() >= prefix.size() + suffix.size() && !name.compare(0, prefix.size(), prefix) &&
+           !name.compare(name.size() - suffix.size(), suffix.size(), suffix);
+}
+
 // The entries of `dir` named `prefix*suffix`, as paths.
 std::vector<std::string> leaf_matches(const std::string& dir, const std::string& prefix, const std::string& suffix) {
     std::vector<std::string> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-        std::string name = e.path().filename().string();
-        if (name.size() >= prefix.size() + suffix.size() && !name.compare(0, prefix.size(), prefix) &&
-            !name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (has_affixes(e.path().filename().string(), prefix, suffix))
             out.push_back(e.path().string());
-    }
     return out;
 }
+
+// Does `name` match `glob` (one '*' at most, as the compiler allows)?
+bool component_matches(const std::string& glob, const std::string& name) {
+    size_t star = glob.find('*');
+    if (star == std::string::npos)
+        return glob == name;
+    return has_affixes(name, glob.substr(0, star), glob.substr(star + 1));
+}
+
+}  // namespace
+
+bool expand_dir_globs(const std::string& path, bool last_too, std::vector<std::string>* out, std::string* error) {
+    out->clear();
+    std::vector<std::string> comps;
+    for (size_t start = 1; start <= path.size();) {
+        size_t end = path.find('/', start);
+        if (end == std::string::npos)
+            end = path.size();
+        if (end > start)
+            comps.push_back(path.substr(start, end - start));
+        start = end + 1;
+    }
+    size_t globbed = last_too ? comps.size() : (comps.empty() ? 0 : comps.size() - 1);
+    if (path.empty() || path[0] != '/' ||
+        std::none_of(comps.begin(), comps.begin() + static_cast<long>(globbed), has_star)) {
+        out->push_back(path);
+        return true;
+    }
+    std::vector<std::string> prefixes = {""};
+    for (size_t i = 0; i < comps.size(); ++i) {
+        const std::string& c = comps[i];
+        std::vector<std::string> next;
+        for (const auto& pre : prefixes) {
+            if (i >= globbed || !has_star(c)) {
+                next.push_back(pre + "/" + c);
+                continue;
+            }
+            std::error_code ec;
+            for (const auto& e : fs::directory_iterator(pre.empty() ? "/" : pre, ec)) {
+                std::string name = e.path().filename().string();
+                std::error_code dir_ec;
+                if (component_matches(c, name) && fs::is_directory(e.path(), dir_ec))
+                    next.push_back(pre + "/" + name);
+            }
+        }
+        if (next.size() > kMaxGlobDirs) {
+            *error = "'" + path + "' matches more than " + std::to_string(kMaxGlobDirs) + " directories";
+            return false;
+        }
+        prefixes = std::move(next);
+    }
+    std::sort(prefixes.begin(), prefixes.end());
+    *out = std::move(prefixes);
+    return true;
+}
+
+namespace {
 
 // `~/x` → one target per home; anything else unchanged.
 std::vector<std::string> expand_home(const std::string& t, const std::vector<std::string>& homes) {
@@ -165,6 +224,29 @@ struct Planner {
         else
             return true;
         return false;
+    }
+
+    // The concrete paths of a target: `~` expanded, then the '*' of its
+    // directory components. A glob that matches nothing is pending; what
+    // matched goes into the fingerprint, so a new match triggers a replan.
+    std::vector<std::string> expanded(const FileProtection& p, const rules::FileTarget& t, std::string* fp) {
+        std::vector<std::string> out;
+        for (const auto& path : expand_home(t.target, in.homes)) {
+            if (!usable_path(p, t, path))
+                return {};
+            std::vector<std::string> dirs;
+            std::string why;
+            if (!expand_dir_globs(path, /* last_too = */ t.kind == TargetKind::kSubtree, &dirs, &why)) {
+                error(p, why);
+                return {};
+            }
+            if (dirs.empty())
+                plan.pending.push_back(path);
+            if (dirs.size() != 1 || dirs[0] != path)
+                *fp += "glob " + path + "=" + std::to_string(dirs.size()) + ";";
+            out.insert(out.end(), dirs.begin(), dirs.end());
+        }
+        return out;
     }
 
     void claim_inode(const FileProtection& p, const bh_inode_key& key, bh_guard_rule r,
@@ -345,16 +427,11 @@ struct Planner {
             return add_inode(p, t, r);
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0)
             return add_anywhere_pattern(p, t.target.substr(3), r);
-        for (const auto& path : expand_home(t.target, in.homes)) {
-            if (!usable_path(p, t, path))
-                return;
+        for (const auto& path : expanded(p, t, fp)) {
             fs::path fp_path(path);
             std::string dir = fp_path.parent_path().string();
             std::string leaf = fp_path.filename().string();
             if (t.kind == TargetKind::kPattern) {
-                if (has_star(dir))
-                    return error(p, "pattern '" + t.target +
-                                        "': '*' is only supported in the last component");
                 add_dir_pattern(p, dir, leaf, r, fp);
                 continue;
             }
@@ -399,13 +476,9 @@ struct Planner {
             if (t.kind == TargetKind::kSubtree || t.target.rfind("**/", 0) == 0)
                 return error(p, "'ask' holds existing files by inode; '" + t.target +
                                     "' names a directory tree or names anywhere, which it cannot hold (use 'block')");
-            for (const auto& path : expand_home(t.target, in.homes)) {
-                if (!usable_path(p, t, path))
-                    return;
+            for (const auto& path : expanded(p, t, &plan.fingerprint)) {
                 fs::path fp_path(path);
                 std::string dir = fp_path.parent_path().string(), leaf = fp_path.filename().string();
-                if (has_star(dir))
-                    return error(p, "pattern '" + t.target + "': '*' is only supported in the last component");
                 std::vector<std::string> files;
                 if (!has_star(leaf)) {
                     files.push_back(path);

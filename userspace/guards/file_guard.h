@@ -97,6 +97,20 @@ uint32_t close_ops(uint32_t ops);
 // The homes on this host: /root and every directory in /home.
 std::vector<std::string> host_homes();
 
+// At most this many directories one target's '*' components may match;
+// more is a load error, never a silently shorter list.
+constexpr size_t kMaxGlobDirs = 4096;
+
+// Expands a '*' in the directory components of an absolute path against the
+// directories that exist now: "/run/user/*/bus" -> "/run/user/0/bus",
+// "/run/user/1000/bus". The last component is kept as written (the kernel
+// matches its '*' itself) unless last_too (a subtree's root). A path without
+// such a '*' comes back unchanged; no match gives an empty list. The planners
+// record what matched in their fingerprint, so a directory that appears later
+// (a user logs in) is protected at the next rescan. False and *error when
+// more than kMaxGlobDirs match.
+bool expand_dir_globs(const std::string& path, bool last_too, std::vector<std::string>* out, std::string* error);
+
 FilePlan plan_file_policy(const rules::KernelPolicy& policy, const PlanInputs& in);
 
 // Writes the plan into the maps. Returns an error message, or "" on success.

@@ -207,31 +207,41 @@ private:
         } else {
             paths.push_back(t.target);
         }
-        for (const auto& path : paths) {
-            if (path.empty() || path[0] != '/')
-                return error(p.rule, "target '" + esc(path) + "' is not an absolute path");
-            if (path.find('\0') != std::string::npos)
-                return error(p.rule, "target '" + esc(path) + "' contains a NUL byte");
-            if (path.size() >= PATH_MAX)
-                return error(p.rule, "target '" + esc(path.substr(0, 64)) + "...' is longer than PATH_MAX");
-            auto comps = components(path);
-            std::optional<Glob> glob;
-            if (t.kind == TargetKind::kPattern) {
-                if (comps.empty())
-                    return error(p.rule, "pattern '" + esc(path) + "' has no file name");
-                std::string leaf = comps.back();
-                comps.pop_back();
-                size_t star = leaf.find('*');
-                if (star != std::string::npos && leaf.find('*', star + 1) != std::string::npos)
-                    return error(p.rule, "more than one '*' in the name '" + esc(leaf) + "'");
-                for (const auto& c : comps)
-                    if (c.find('*') != std::string::npos)
-                        return error(p.rule, "pattern '" + esc(path) + "': '*' is only supported in the last component");
-                glob = star == std::string::npos ? Glob{leaf, "", false}
-                                                 : Glob{leaf.substr(0, star), leaf.substr(star + 1), true};
-            }
-            protect(p.rule, comps, t.kind, glob, obj, dir, 0);
+        for (const auto& written : paths) {
+            if (written.empty() || written[0] != '/')
+                return error(p.rule, "target '" + esc(written) + "' is not an absolute path");
+            if (written.find('\0') != std::string::npos)
+                return error(p.rule, "target '" + esc(written) + "' contains a NUL byte");
+            if (written.size() >= PATH_MAX)
+                return error(p.rule, "target '" + esc(written.substr(0, 64)) + "...' is longer than PATH_MAX");
+            std::vector<std::string> expanded;
+            std::string why;
+            if (!guards::expand_dir_globs(written, /* last_too = */ t.kind == TargetKind::kSubtree, &expanded, &why))
+                return error(p.rule, esc(why));
+            if (expanded.size() != 1 || expanded[0] != written)
+                gap(p.rule, esc(written) + " (directories made after the session starts)",
+                    "its '*' directories are the ones that exist now; the ruleset is fixed at the start");
+            for (const auto& path : expanded)
+                add_path(p, t, path, obj, dir);
         }
+    }
+
+    void add_path(const rules::FileProtection& p, const rules::FileTarget& t, const std::string& path, uint64_t obj,
+                  uint64_t dir) {
+        auto comps = components(path);
+        std::optional<Glob> glob;
+        if (t.kind == TargetKind::kPattern) {
+            if (comps.empty())
+                return error(p.rule, "pattern '" + esc(path) + "' has no file name");
+            std::string leaf = comps.back();
+            comps.pop_back();
+            size_t star = leaf.find('*');
+            if (star != std::string::npos && leaf.find('*', star + 1) != std::string::npos)
+                return error(p.rule, "more than one '*' in the name '" + esc(leaf) + "'");
+            glob = star == std::string::npos ? Glob{leaf, "", false}
+                                             : Glob{leaf.substr(0, star), leaf.substr(star + 1), true};
+        }
+        protect(p.rule, comps, t.kind, glob, obj, dir, 0);
     }
 
     // Finds or opens one component below a directory node.

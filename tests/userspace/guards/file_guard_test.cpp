@@ -160,6 +160,61 @@ TEST_F(FilePlanTest, OtherWorkspacesAreSubtreesForSessionsWorkingElsewhere) {
     EXPECT_TRUE(more.inodes.count(key_of(root_ / "work/b")));
 }
 
+// A '*' in a directory component matches the directories there now: each
+// match is protected as if it had been written out, nothing else is, and a
+// directory that appears later changes the fingerprint (the next rescan
+// protects it).
+TEST_F(FilePlanTest, StarInADirectoryExpandsOverWhatExists) {
+    fs::create_directories(root_ / "run/user/1000/systemd");
+    fs::create_directories(root_ / "run/user/0/systemd");
+    fs::create_directories(root_ / "run/other/systemd");
+    std::ofstream(root_ / "run/user/1000/systemd/private") << "";
+    std::ofstream(root_ / "run/user/stray") << "";  // a file, not a directory: no match
+    std::string glob = (root_ / "run/user/*/systemd/private").string();
+    KernelPolicy pol{{rule({{TargetKind::kPattern, glob}}, rules::kOpConnect)}};
+    FilePlan plan = plan_file_policy(pol, inputs_);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+
+    auto sock = plan.inodes.find(key_of(root_ / "run/user/1000/systemd/private"));
+    ASSERT_NE(sock, plan.inodes.end());
+    EXPECT_EQ(sock->second.rules[0].match, BH_MATCH_EXACT);
+    EXPECT_EQ(sock->second.rules[0].ops & BH_OP_CONNECT, BH_OP_CONNECT);
+    // Both users' directories anchor the name, for a socket made later.
+    EXPECT_TRUE(plan.inodes.at(key_of(root_ / "run/user/1000/systemd")).dir_flags & BH_DIR_GLOBS);
+    EXPECT_TRUE(plan.inodes.at(key_of(root_ / "run/user/0/systemd")).dir_flags & BH_DIR_GLOBS);
+    EXPECT_FALSE(plan.inodes.count(key_of(root_ / "run/other/systemd")));
+
+    fs::create_directories(root_ / "run/user/1001/systemd");
+    FilePlan later = plan_file_policy(pol, inputs_);
+    EXPECT_NE(later.fingerprint, plan.fingerprint) << "a new user's directory must change the plan";
+    EXPECT_TRUE(later.inodes.at(key_of(root_ / "run/user/1001/systemd")).dir_flags & BH_DIR_GLOBS);
+
+    // A subtree root with a '*', and a glob that matches nothing yet.
+    std::string tree = (root_ / "run/user/*/systemd").string();
+    std::string none = (root_ / "nowhere/*/x").string();
+    FilePlan sub = plan_file_policy(
+        KernelPolicy{{rule({{TargetKind::kSubtree, tree}, {TargetKind::kPattern, none}})}}, inputs_);
+    ASSERT_TRUE(sub.errors.empty()) << sub.errors[0];
+    EXPECT_EQ(sub.inodes.at(key_of(root_ / "run/user/0/systemd")).rules[0].match, BH_MATCH_SUBTREE);
+    EXPECT_EQ(sub.inodes.at(key_of(root_ / "run/user/1001/systemd")).rules[0].match, BH_MATCH_SUBTREE);
+    EXPECT_NE(std::find(sub.pending.begin(), sub.pending.end(), none), sub.pending.end());
+}
+
+TEST(ExpandDirGlobs, BoundsAndPlainPaths) {
+    std::vector<std::string> out;
+    std::string error;
+    ASSERT_TRUE(expand_dir_globs("/etc/passwd", false, &out, &error));
+    EXPECT_EQ(out, std::vector<std::string>{"/etc/passwd"});
+    ASSERT_TRUE(expand_dir_globs("/etc/*.conf", false, &out, &error));  // the leaf is the kernel's
+    EXPECT_EQ(out, std::vector<std::string>{"/etc/*.conf"});
+    fs::path many = fs::temp_directory_path() / ("bulkhead-globs-" + std::to_string(getpid()));
+    for (size_t i = 0; i <= kMaxGlobDirs; ++i)
+        fs::create_directories(many / std::to_string(i));
+    EXPECT_FALSE(expand_dir_globs((many / "*/x").string(), false, &out, &error));
+    EXPECT_EQ(error, "'" + (many / "*/x").string() + "' matches more than 4096 directories");
+    fs::remove_all(many);
+}
+
 struct RejectCase {
     rules::FileTarget target;
     KernelVerdict verdict;
@@ -171,7 +226,6 @@ TEST_F(FilePlanTest, RejectsWhatTheKernelCannotHold) {
         {{TargetKind::kPattern, "~/.ssh/id_*_*"}, KernelVerdict::kDeny, "more than one '*'"},
         {{TargetKind::kPattern, "**/*.pem"}, KernelVerdict::kDeny, "must be literal"},
         {{TargetKind::kPattern, "**/a/b/c/d"}, KernelVerdict::kDeny, "at most two directory names"},
-        {{TargetKind::kPattern, "/etc/*/x"}, KernelVerdict::kDeny, "only supported in the last component"},
         {{TargetKind::kPath, "relative/path"}, KernelVerdict::kDeny, "not an absolute path"},
         {{TargetKind::kPath, "/" + std::string(5000, 'a')}, KernelVerdict::kDeny, "longer than PATH_MAX"},
         {{TargetKind::kPath, "/" + std::string(5000, 'a')}, KernelVerdict::kAsk, "longer than PATH_MAX"},
@@ -257,7 +311,6 @@ TEST_F(FilePlanTest, AskRulesFanotifyCannotHoldAreErrors) {
     } cases[] = {
         {{TargetKind::kSubtree, "~/.ssh"}, KernelScope::kSessions, "names a directory tree or names anywhere"},
         {{TargetKind::kPattern, "**/.mcp.json"}, KernelScope::kSessions, "names a directory tree or names anywhere"},
-        {{TargetKind::kPattern, "~/*/x"}, KernelScope::kSessions, "only supported in the last component"},
         {{TargetKind::kPath, "~/.ssh/id_ed25519"}, KernelScope::kAgent, "applies to every agent session"},
         {{TargetKind::kInode, "2049:77"}, KernelScope::kSessions, "inode 2049:77 (fd.ino, fd.dev) has none it could mark"},
     };

@@ -427,6 +427,33 @@ TEST_P(SandboxTest, SecretCreatedAfterTheSessionStartedIsProtected) {
     EXPECT_EQ(r.raw.find(kAwsSecret), std::string::npos);
 }
 
+// A '*' in a directory component covers every directory it matches when
+// the session starts; siblings stay readable and the plan reports that
+// directories made later are not covered.
+TEST_P(SandboxTest, StarInADirectoryProtectsEveryMatch) {
+    write(home_ / "proj/deploy.key", kSshSecret);
+    write(home_ / "proj2/deploy.key", kAwsSecret);
+    for (const char* f : {"proj/deploy.key", "proj2/deploy.key"})
+        ::chmod((home_ / f).c_str(), 0666);
+    KernelPolicy pol{{protection("Read deploy key", rules::kOpRead, {{TargetKind::kPattern, h("*/deploy.key")}})}};
+    auto r = run_child(pol, opts_, GetParam(), [&](const auto&) {
+        return Results{{"proj", read_file(h("proj/deploy.key"))},
+                       {"proj2", read_file(h("proj2/deploy.key"))},
+                       {"sibling", read_file(h("proj/main.c"))}};
+    });
+    ASSERT_EQ(r.results.count("error"), 0u) << r.raw;
+    EXPECT_EQ(r.results["proj"], "EACCES");
+    EXPECT_EQ(r.results["proj2"], "EACCES");
+    EXPECT_EQ(r.results["sibling"], "OK:int main;");
+    EXPECT_EQ(r.raw.find(kSshSecret), std::string::npos);
+    EXPECT_EQ(r.raw.find(kAwsSecret), std::string::npos);
+    auto plan = plan_landlock(pol, {abi_, opts_.homes, "generic", false, {}}, false);
+    ASSERT_TRUE(plan.errors.empty()) << plan.errors[0];
+    EXPECT_EQ(gaps_text(plan.gaps), "  rule 'Read deploy key': " + h("*/deploy.key") +
+                                        " (directories made after the session starts): its '*' directories are "
+                                        "the ones that exist now; the ruleset is fixed at the start\n");
+}
+
 TEST_P(SandboxTest, SecretCannotBeRenamedOrLinkedWhereItWouldBeReadable) {
     auto body = [&](const auto&) {
         Results r{
