@@ -19,6 +19,10 @@ MetricsRegistry::MetricsRegistry() {
     describe("bulkhead_exporter_spool_bytes", "gauge", "Bytes waiting in a sink's disk spool.");
     describe("bulkhead_enforcement_level", "gauge", "1 for the enforcement level in force.");
     describe("bulkhead_sessions", "gauge", "Agent sessions by state.");
+    describe("bulkhead_ready", "gauge", "1 once the guards are attached and the daemon serves its sockets.");
+    describe("bulkhead_loop_heartbeat_timestamp_seconds", "gauge",
+             "Unix time of the daemon event loop's last tick (/healthz fails when it is stale).");
+    describe("bulkhead_loop_interval_seconds", "gauge", "How often the event loop ticks.");
 }
 
 void MetricsRegistry::describe(const std::string& name, const std::string& type,
@@ -150,6 +154,15 @@ void record_sessions(MetricsRegistry& m, const std::map<std::string, uint64_t>& 
         m.set("bulkhead_sessions", {{"state", s}}, 0);
     for (const auto& [state, n] : by_state)
         m.set("bulkhead_sessions", {{"state", state}}, static_cast<double>(n));
+}
+
+void record_ready(MetricsRegistry& m, bool ready) {
+    m.set("bulkhead_ready", {}, ready ? 1 : 0);
+}
+
+void record_heartbeat(MetricsRegistry& m, double unix_seconds, int interval_seconds) {
+    m.set("bulkhead_loop_heartbeat_timestamp_seconds", {}, unix_seconds);
+    m.set("bulkhead_loop_interval_seconds", {}, interval_seconds);
 }
 
 }  // namespace bulkhead::exporters

@@ -60,11 +60,16 @@ private:
 //   bulkhead_exporter_spool_bytes{sink}            gauge
 //   bulkhead_enforcement_level{level}              gauge, 1 for the level in force
 //   bulkhead_sessions{state}                       gauge
+//   bulkhead_ready                                 gauge, 1 once guards and sockets are up
+//   bulkhead_loop_heartbeat_timestamp_seconds      gauge, the event loop's last tick
+//   bulkhead_loop_interval_seconds                 gauge, the tick's period
 void record_event(MetricsRegistry& m, const events::Event& e);
 void record_kernel_drops(MetricsRegistry& m, uint64_t total);
 void record_sink_stats(MetricsRegistry& m, const std::string& sink, const ExporterStats& s);
 void record_enforcement_level(MetricsRegistry& m, const std::string& level);
 void record_sessions(MetricsRegistry& m, const std::map<std::string, uint64_t>& by_state);
+void record_ready(MetricsRegistry& m, bool ready);
+void record_heartbeat(MetricsRegistry& m, double unix_seconds, int interval_seconds);
 
 // Label value escaping of the text format: '\', '"' and newline.
 std::string escape_label_value(const std::string& v);

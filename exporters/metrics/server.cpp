@@ -21,6 +21,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::string errno_text(const std::string& what, int err) {
     return "metrics: " + what + ": " + std::strerror(err);
 }
@@ -97,7 +101,7 @@ struct Client {
 }  // namespace
 
 // The answer to one request head; `head` ends at the blank line.
-std::string answer_request(const std::string& head, const MetricsRegistry& registry) {
+std::string answer_request(const std::string& head, const MetricsRegistry& registry, double now) {
     auto eol = head.find("\r\n");
     std::string line = head.substr(0, eol);
     auto sp1 = line.find(' ');
@@ -108,11 +112,28 @@ std::string answer_request(const std::string& head, const MetricsRegistry& regis
     std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (auto q = target.find('?'); q != std::string::npos)
         target.resize(q);
-    if (target != "/metrics" && target != "/")
-        return response(404, "Not Found", "try /metrics\n");
+    if (target != "/metrics" && target != "/" && target != "/readyz" && target != "/healthz")
+        return response(404, "Not Found", "try /metrics, /readyz or /healthz\n");
     if (method != "GET" && method != "HEAD")
         return response(405, "Method Not Allowed", "GET only\n");
-    std::string r = response(200, "OK", registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+    std::string r;
+    if (target == "/readyz") {
+        r = registry.value("bulkhead_ready", {}) == 1 ? response(200, "OK", "ready\n")
+                                                      : response(503, "Service Unavailable", "starting\n");
+    } else if (target == "/healthz") {
+        double beat = registry.value("bulkhead_loop_heartbeat_timestamp_seconds", {});
+        double limit = kStaleIntervals * registry.value("bulkhead_loop_interval_seconds", {}) + kStaleGraceSeconds;
+        if (beat == 0)
+            r = response(503, "Service Unavailable", "starting: the event loop has not ticked yet\n");
+        else if (now - beat > limit)
+            r = response(503, "Service Unavailable",
+                         "event loop stalled: last tick " + std::to_string(static_cast<int64_t>(now - beat)) +
+                             " s ago\n");
+        else
+            r = response(200, "OK", "ok\n");
+    } else {
+        r = response(200, "OK", registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+    }
     if (method == "HEAD")
         r.resize(r.find("\r\n\r\n") + 4);
     return r;
@@ -194,7 +215,7 @@ void MetricsServer::run() {
                 c.in.append(buf, static_cast<size_t>(n));
                 auto end = c.in.find("\r\n\r\n");
                 if (end != std::string::npos) {
-                    c.out = answer_request(c.in.substr(0, end + 2), registry_);
+                    c.out = answer_request(c.in.substr(0, end + 2), registry_, unix_now());
                     c.answered = true;
                 } else if (c.in.size() > kMaxRequestBytes) {
                     c.out = response(431, "Request Header Fields Too Large", "request too large\n");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small HTTP/1.x server for Prometheus scrapes: `GET /metrics` answers the
-// registry's text; everything else gets 400/404/405/431. One thread, poll(),
+// A small HTTP/1.x server for Prometheus scrapes and health probes:
+// `GET /metrics` answers the registry's text, `/readyz` and `/healthz` answer
+// 200 or 503 from the registry's readiness and loop heartbeat (kubelet and
+// load balancers probe them); everything else gets 400/404/405/431. One thread, poll(),
 // non-blocking sockets; each connection is bounded in bytes (8 KiB of
 // request) and time (5 s), and in number (64 at once; a new connection
 // evicts the oldest), so clients that never read or never finish their
@@ -45,8 +47,13 @@ private:
     std::thread thread_;
 };
 
+// The event loop counts as stalled when its last tick is older than this
+// many intervals (plus a grace for a slow rescan).
+constexpr double kStaleIntervals = 3;
+constexpr double kStaleGraceSeconds = 5;
+
 // The HTTP answer to one request head (request line and headers, ending
-// with CRLF); separate so tests can table it.
-std::string answer_request(const std::string& head, const MetricsRegistry& registry);
+// with CRLF) at unix time `now`; separate so tests can table it.
+std::string answer_request(const std::string& head, const MetricsRegistry& registry, double now);
 
 }  // namespace bulkhead::exporters

@@ -97,12 +97,40 @@ TEST(MetricsServer, AnswersByRequest) {
         {std::string("\0\0\0 \xFF\xFE HTTP/1.1\r\n", 18), "HTTP/1.1 404"},
     };
     for (const auto& [req, want] : cases) {
-        std::string got = answer_request(req, m);
+        std::string got = answer_request(req, m, 0);
         EXPECT_EQ(got.substr(0, want.size()), want) << req;
     }
-    EXPECT_TRUE(contains(answer_request("GET /metrics HTTP/1.1\r\n", m), "bulkhead_kernel_drops_total 5\n"));
-    std::string head = answer_request("HEAD /metrics HTTP/1.1\r\n", m);
+    EXPECT_TRUE(contains(answer_request("GET /metrics HTTP/1.1\r\n", m, 0), "bulkhead_kernel_drops_total 5\n"));
+    std::string head = answer_request("HEAD /metrics HTTP/1.1\r\n", m, 0);
     EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n") << "HEAD has no body";
+}
+
+// Kubelet's and systemd-free probes: ready once the daemon says so; healthy
+// while the event loop ticks, with the stall named when it does not.
+TEST(MetricsServer, ReadyzAndHealthzFollowTheDaemon) {
+    MetricsRegistry m;
+    auto get = [&](const std::string& target, double now) {
+        return answer_request("GET " + target + " HTTP/1.1\r\n", m, now);
+    };
+    auto status = [](const std::string& r) { return r.substr(0, r.find("\r\n")); };
+    EXPECT_EQ(status(get("/readyz", 1000)), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_EQ(status(get("/healthz", 1000)), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_TRUE(contains(get("/healthz", 1000), "has not ticked yet"));
+    record_ready(m, true);
+    record_heartbeat(m, 1000, 2);
+    EXPECT_EQ(status(get("/readyz", 1000)), "HTTP/1.1 200 OK");
+    EXPECT_EQ(status(get("/healthz", 1001)), "HTTP/1.1 200 OK");
+    // 3 intervals of 2 s plus 5 s of grace: 11 s.
+    EXPECT_EQ(status(get("/healthz", 1011)), "HTTP/1.1 200 OK");
+    std::string stalled = get("/healthz", 1012);
+    EXPECT_EQ(status(stalled), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_TRUE(contains(stalled, "last tick 12 s ago")) << stalled;
+    record_heartbeat(m, 1010, 2);
+    EXPECT_EQ(status(get("/healthz", 1012)), "HTTP/1.1 200 OK") << "a new tick heals it";
+    record_ready(m, false);
+    EXPECT_EQ(status(get("/readyz", 1012)), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_TRUE(contains(m.render(), "bulkhead_loop_interval_seconds 2\n"));
+    EXPECT_EQ(status(answer_request("POST /readyz HTTP/1.1\r\n", m, 0)), "HTTP/1.1 405 Method Not Allowed");
 }
 
 // Sends `request` and reads the answer until the server closes.

@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -57,6 +58,7 @@
 #include "session/tool_calls.h"
 #include "hooks/tools.h"
 #include "vm/vm_host.h"
+#include "daemon/service_notify.h"
 #include "vmguard/apply.h"
 
 namespace bulkhead::daemon {
@@ -2249,9 +2251,21 @@ int Daemon::run() {
 
     // Events the kernel queued while no daemon was running come first.
     ring_buffer__consume(ring_);
-    spdlog::info("daemon: ready: level={} state={} socket={}", level_,
-                 loader_->state() == guards::LoadState::kAdopted ? "adopted" : "fresh",
-                 opts_.config.socket);
+    const char* load_state = loader_->state() == guards::LoadState::kAdopted ? "adopted" : "fresh";
+    spdlog::info("daemon: ready: level={} state={} socket={}", level_, load_state, opts_.config.socket);
+    const std::string status = "STATUS=enforcing at " + level_ + " (" + load_state + ")";
+    auto tell_manager = [](const std::string& state) {
+        std::string e;
+        if (!notify_service_manager(state, &e))
+            spdlog::warn("daemon: {}", e);
+    };
+    auto heartbeat = [&] {
+        double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        exporters::record_heartbeat(metrics_, now, opts_.config.rescan_seconds);
+    };
+    heartbeat();
+    exporters::record_ready(metrics_, true);
+    tell_manager("READY=1\n" + status);
 
     epoll_event evs[64];
     while (!stop_) {
@@ -2270,11 +2284,13 @@ int Daemon::run() {
                 signalfd_siginfo si{};
                 while (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
                     if (si.ssi_signo == SIGHUP) {
+                        tell_manager("RELOADING=1\nSTATUS=reloading the rules");
                         std::string e;
                         if (reload(&e))
                             spdlog::info("daemon: rules reloaded on SIGHUP");
                         else
                             spdlog::error("daemon: reload failed, the running policy stays: {}", e);
+                        tell_manager("READY=1\n" + status);
                     } else {
                         stop_ = true;
                     }
@@ -2296,6 +2312,7 @@ int Daemon::run() {
                 uint64_t ticks;
                 while (::read(timer_.get(), &ticks, sizeof(ticks)) > 0) {
                 }
+                heartbeat();
                 rescan();
                 expire_vms();
                 report_drops();
@@ -2305,6 +2322,8 @@ int Daemon::run() {
             }
         }
     }
+    exporters::record_ready(metrics_, false);
+    tell_manager("STOPPING=1\nSTATUS=stopping; the pinned programs keep enforcing");
     if (asks_)
         asks_->deny_all("the daemon is stopping");  // answered, never left to the kernel's ALLOW
     ring_buffer__consume(ring_);
