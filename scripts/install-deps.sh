@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   qemu-system-x86 busybox-static cpio gzip kmod iproute2 python3
   libcurl4-openssl-dev openssl rsyslog rsyslog-openssl rsyslog-relp
+  systemd dpkg-dev
 )
 
 missing=()
