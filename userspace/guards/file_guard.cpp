@@ -79,17 +79,28 @@ bool component_matches(const std::string& glob, const std::string& name) {
 
 }  // namespace
 
+std::vector<std::string> path_components(const std::string& path) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string::npos)
+            j = path.size();
+        std::string c = path.substr(i, j - i);
+        if (c == "..") {
+            if (!out.empty())
+                out.pop_back();
+        } else if (!c.empty() && c != ".") {
+            out.push_back(std::move(c));
+        }
+        i = j + 1;
+    }
+    return out;
+}
+
 bool expand_dir_globs(const std::string& path, bool last_too, std::vector<std::string>* out, std::string* error) {
     out->clear();
-    std::vector<std::string> comps;
-    for (size_t start = 1; start <= path.size();) {
-        size_t end = path.find('/', start);
-        if (end == std::string::npos)
-            end = path.size();
-        if (end > start)
-            comps.push_back(path.substr(start, end - start));
-        start = end + 1;
-    }
+    std::vector<std::string> comps = path_components(path);
     size_t globbed = last_too ? comps.size() : (comps.empty() ? 0 : comps.size() - 1);
     if (path.empty() || path[0] != '/' ||
         std::none_of(comps.begin(), comps.begin() + static_cast<long>(globbed), has_star)) {
@@ -227,9 +238,9 @@ struct Planner {
     }
 
     // The concrete paths of a target: `~` expanded, then the '*' of its
-    // directory components. A glob that matches nothing is pending; what
-    // matched goes into the fingerprint, so a new match triggers a replan.
-    std::vector<std::string> expanded(const FileProtection& p, const rules::FileTarget& t, std::string* fp) {
+    // directory components. A glob that matches nothing is pending; each
+    // match adds its own inodes to the fingerprint, so a new one replans.
+    std::vector<std::string> expanded(const FileProtection& p, const rules::FileTarget& t) {
         std::vector<std::string> out;
         for (const auto& path : expand_home(t.target, in.homes)) {
             if (!usable_path(p, t, path))
@@ -242,8 +253,6 @@ struct Planner {
             }
             if (dirs.empty())
                 plan.pending.push_back(path);
-            if (dirs.size() != 1 || dirs[0] != path)
-                *fp += "glob " + path + "=" + std::to_string(dirs.size()) + ";";
             out.insert(out.end(), dirs.begin(), dirs.end());
         }
         return out;
@@ -427,7 +436,7 @@ struct Planner {
             return add_inode(p, t, r);
         if (t.kind == TargetKind::kPattern && t.target.rfind("**/", 0) == 0)
             return add_anywhere_pattern(p, t.target.substr(3), r);
-        for (const auto& path : expanded(p, t, fp)) {
+        for (const auto& path : expanded(p, t)) {
             fs::path fp_path(path);
             std::string dir = fp_path.parent_path().string();
             std::string leaf = fp_path.filename().string();
@@ -476,7 +485,7 @@ struct Planner {
             if (t.kind == TargetKind::kSubtree || t.target.rfind("**/", 0) == 0)
                 return error(p, "'ask' holds existing files by inode; '" + t.target +
                                     "' names a directory tree or names anywhere, which it cannot hold (use 'block')");
-            for (const auto& path : expanded(p, t, &plan.fingerprint)) {
+            for (const auto& path : expanded(p, t)) {
                 fs::path fp_path(path);
                 std::string dir = fp_path.parent_path().string(), leaf = fp_path.filename().string();
                 std::vector<std::string> files;

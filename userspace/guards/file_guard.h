@@ -97,6 +97,10 @@ uint32_t close_ops(uint32_t ops);
 // The homes on this host: /root and every directory in /home.
 std::vector<std::string> host_homes();
 
+// Splits an absolute path into components, resolving "." and ".." lexically
+// ("/a/./b/../c" -> a, c).
+std::vector<std::string> path_components(const std::string& path);
+
 // At most this many directories one target's '*' components may match;
 // more is a load error, never a silently shorter list.
 constexpr size_t kMaxGlobDirs = 4096;
@@ -105,8 +109,8 @@ constexpr size_t kMaxGlobDirs = 4096;
 // directories that exist now: "/run/user/*/bus" -> "/run/user/0/bus",
 // "/run/user/1000/bus". The last component is kept as written (the kernel
 // matches its '*' itself) unless last_too (a subtree's root). A path without
-// such a '*' comes back unchanged; no match gives an empty list. The planners
-// record what matched in their fingerprint, so a directory that appears later
+// such a '*' comes back unchanged; no match gives an empty list. Each match's
+// inode is in the planner's fingerprint, so a directory that appears later
 // (a user logs in) is protected at the next rescan. False and *error when
 // more than kMaxGlobDirs match.
 bool expand_dir_globs(const std::string& path, bool last_too, std::vector<std::string>* out, std::string* error);

@@ -71,26 +71,6 @@ struct Node {
     uint64_t inherited = 0;  // subtree denials of this node and its ancestors
 };
 
-// Splits an absolute path into components, resolving "." and ".." lexically.
-std::vector<std::string> components(const std::string& path) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i < path.size()) {
-        size_t j = path.find('/', i);
-        if (j == std::string::npos)
-            j = path.size();
-        std::string c = path.substr(i, j - i);
-        if (c == "..") {
-            if (!out.empty())
-                out.pop_back();
-        } else if (!c.empty() && c != ".") {
-            out.push_back(std::move(c));
-        }
-        i = j + 1;
-    }
-    return out;
-}
-
 std::string join(const std::string& dir, const std::string& name) {
     return dir == "/" ? "/" + name : dir + "/" + name;
 }
@@ -228,7 +208,7 @@ private:
 
     void add_path(const rules::FileProtection& p, const rules::FileTarget& t, const std::string& path, uint64_t obj,
                   uint64_t dir) {
-        auto comps = components(path);
+        auto comps = guards::path_components(path);
         std::optional<Glob> glob;
         if (t.kind == TargetKind::kPattern) {
             if (comps.empty())
@@ -335,7 +315,7 @@ private:
             return error(rule, "cannot read the link '" + esc(link->path) + "': " + std::strerror(errno));
         std::string target(buf, static_cast<size_t>(n));
         std::string base = target[0] == '/' ? target : join(parent->path, target);
-        auto next = components(base);
+        auto next = guards::path_components(base);
         next.insert(next.end(), comps.begin() + static_cast<long>(i) + 1, comps.end());
         protect(rule, next, kind, glob, obj, dir, links + 1);
     }

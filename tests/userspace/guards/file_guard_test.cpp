@@ -200,6 +200,14 @@ TEST_F(FilePlanTest, StarInADirectoryExpandsOverWhatExists) {
     EXPECT_NE(std::find(sub.pending.begin(), sub.pending.end(), none), sub.pending.end());
 }
 
+TEST(PathComponents, DotsResolveLexically) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(path_components("/a/./b/../c"), (V{"a", "c"}));
+    EXPECT_EQ(path_components("//run///user/*/bus/"), (V{"run", "user", "*", "bus"}));
+    EXPECT_EQ(path_components("/../etc"), (V{"etc"})) << "'..' above the root stays at the root";
+    EXPECT_EQ(path_components("/"), V{});
+}
+
 TEST(ExpandDirGlobs, BoundsAndPlainPaths) {
     std::vector<std::string> out;
     std::string error;
