@@ -146,11 +146,12 @@ private:
     void load_guards();
     void setup_agents();
     void restore_sessions();
-    void save_sessions();
+    void save_sessions(bool replanned = false);
     bool refresh_workspaces();
     guards::PlanInputs plan_inputs();
     bool reload(std::string* error);
-    void rescan();
+    void rescan();            // workspaces, agents, then replan_if_moved()
+    void replan_if_moved();   // a new file plan when the fingerprint moved
     void report_drops();
     void start_exporters();
     void export_stats();
@@ -455,9 +456,12 @@ bool Daemon::refresh_workspaces() {
     return true;
 }
 
-void Daemon::save_sessions() {
-    if (refresh_workspaces())
-        rescan();
+// Writes the session table for a restarted daemon. A changed set of
+// workspaces is a new plan (fd.in_other_workspace); the caller that already
+// replanned says so, and the workspaces are not listed twice.
+void Daemon::save_sessions(bool replanned) {
+    if (!replanned && refresh_workspaces())
+        replan_if_moved();
     json arr = json::array();
     for (const auto& [id, s] : sessions_.all()) {
         json j = session::to_json(s);
@@ -543,6 +547,12 @@ void Daemon::rescan() {
         return;
     refresh_workspaces();
     setup_agents();  // agents get installed and upgraded while we run
+    replan_if_moved();
+}
+
+void Daemon::replan_if_moved() {
+    if (!policy_)
+        return;
     auto plan = replan(*policy_, plan_inputs());
     if (plan.fingerprint == policy_->plan.fingerprint || !plan.errors.empty())
         return;
@@ -1475,7 +1485,7 @@ json Daemon::start_session(const Client& c, const json& req) {
     // since the last tick (a user's /run/user/UID after a login) is
     // protected from its first syscall.
     rescan();
-    save_sessions();
+    save_sessions(/* replanned = */ true);
     return reply;
 }
 
