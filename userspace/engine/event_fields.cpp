@@ -311,7 +311,8 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kUserName: return str(cached_name(e_.uid, lookup_user), out);
     case FieldId::kGroupGid: return num(e_.gid, out);
     case FieldId::kGroupName: return str(cached_name(e_.gid, lookup_group), out);
-    case FieldId::kContainerId: return str(e_.container_id.empty() ? "host" : e_.container_id, out);
+    case FieldId::kContainerId:  // views, never a temporary std::string: out keeps a string_view
+        return str(e_.container_id.empty() ? std::string_view("host") : std::string_view(e_.container_id), out);
     case FieldId::kK8sPodName: return !e_.k8s_pod_name.empty() && str(e_.k8s_pod_name, out);
     case FieldId::kK8sNsName: return !e_.k8s_ns_name.empty() && str(e_.k8s_ns_name, out);
     case FieldId::kAgentSession: return e_.session && num(e_.session, out);

@@ -162,12 +162,14 @@ TEST(EventFields, RefusedExec) {
 // host and in containers kubelet did not make.
 TEST(EventFields, PodOfTheContainer) {
     events::Event e = connect_event();
-    check(e, {{"k8s.pod.name exists", false}, {"k8s.ns.name exists", false}});
+    check(e, {{"k8s.pod.name exists", false}, {"k8s.ns.name exists", false}, {"container.id = host", true}});
     EXPECT_FALSE(events::to_json(e, "h")["output_fields"].contains("k8s.pod.name"));
     e.container_id = "4f1c2a9b8e7d";
     e.k8s_pod_name = "agent-runner-7c9f";
     e.k8s_ns_name = "ci";
-    check(e, {{"k8s.pod.name = agent-runner-7c9f and k8s.ns.name = ci", true}});
+    check(e, {{"k8s.pod.name = agent-runner-7c9f and k8s.ns.name = ci", true},
+              {"container.id = host", false},
+              {"container.id = 4f1c2a9b8e7d", true}});
     auto f = events::to_json(e, "h")["output_fields"];
     EXPECT_EQ(f["k8s.pod.name"], "agent-runner-7c9f");
     EXPECT_EQ(f["k8s.ns.name"], "ci");
