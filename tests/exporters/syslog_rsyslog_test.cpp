@@ -190,8 +190,9 @@ protected:
         size_t repeats = got.size() - n;
         for (const auto& m : got)
             EXPECT_EQ(m["raw"], first[seq_of(m)]) << "a repeat is the same frame";
-        if (exactly_once)
+        if (exactly_once) {
             EXPECT_EQ(repeats, 0u) << "every message was acknowledged once";
+        }
         EXPECT_LE(repeats, 700u / 3) << "only the replay window (2 s at one event per 3 ms) repeats";
         std::printf("outage: %zu events repeated after the reconnect, none lost\n", repeats);
         EXPECT_EQ(sink.stats().dropped, 0u);

@@ -212,7 +212,7 @@ bool EventFields::get(const rules::FieldRef& field, rules::FieldValue* out) cons
     case FieldId::kProcName: return str(e_.comm, out);
     case FieldId::kProcExe: return !e_.exe.empty() && e_.exe != "?" && str(e_.exe, out);
     case FieldId::kProcExepath:
-        if (e_.kind == "file" && e_.evt_type == "execve")  // the file guard's exec: the program it refused
+        if (events::is_file_exec(e_))
             return !e_.path.empty() && str(e_.path, out);
         return !e_.exe.empty() && e_.exe != "?" && str(e_.exe, out);
     case FieldId::kProcCmdline: return !e_.cmdline.empty() && str(e_.cmdline, out);

@@ -601,9 +601,7 @@ nlohmann::json to_json(const Event& e, const std::string& hostname) {
         f["agent.path_truncated"] = e.path_truncated;
         f["agent.path_fs_relative"] = e.path_fs_relative;
         f["agent.depth_exceeded"] = e.depth_exceeded;
-        // The program an exec tried to run, as the rule's proc.exepath
-        // names it; proc.exe and proc.name stay the process that tried.
-        if (e.evt_type == "execve")
+        if (is_file_exec(e))
             f["proc.exepath"] = e.path;
     }
     if (e.exe_ino)

@@ -101,6 +101,13 @@ struct Event {
 std::optional<Event> decode(const void* data, size_t size, std::string* why);
 
 // Operation bits as the words events use ("read|write").
+// A file-guard event about an exec: its path is the program the process
+// tried to run, which proc.exepath names (proc.exe stays the process that
+// tried).
+inline bool is_file_exec(const Event& e) {
+    return e.kind == "file" && e.evt_type == "execve";
+}
+
 std::string op_name(uint32_t ops);
 // Falco's evt.type for an operation.
 std::string evt_type_for(uint32_t op);
