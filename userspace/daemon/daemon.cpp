@@ -17,7 +17,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -2270,8 +2269,7 @@ int Daemon::run() {
             spdlog::warn("daemon: {}", e);
     };
     auto heartbeat = [&] {
-        double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        exporters::record_heartbeat(metrics_, now, opts_.config.rescan_seconds);
+        exporters::record_heartbeat(metrics_, static_cast<double>(now_unix_ns()) / 1e9, opts_.config.rescan_seconds);
     };
     heartbeat();
     exporters::record_ready(metrics_, true);
